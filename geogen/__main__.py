@@ -1,0 +1,3 @@
+from geogen.cli import main
+
+main()

@@ -1,0 +1,100 @@
+"""``geogen ingest``, ``geogen info`` and ``geogen export``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from geogen.cli.app import app
+from geogen.errors import InputError
+
+
+def parse_header_overrides(items: list[str]) -> dict[str, int]:
+    """``["offset=37", "ffid=9"]`` -> ``{"offset": 37, "ffid": 9}``; bytes are 1-based."""
+    out: dict[str, int] = {}
+    for item in items:
+        name, sep, byte = item.partition("=")
+        if not sep or not name or not byte.strip().isdigit():
+            raise InputError(f"--header {item!r}: expected NAME=BYTE, e.g. --header offset=37")
+        value = int(byte)
+        if not 1 <= value <= 237:
+            raise InputError(f"--header {item!r}: byte must be between 1 and 237 (a 4-byte field in the 240-byte trace header)")
+        out[name.strip().lower()] = value
+    return out
+
+
+@app.command()
+def ingest(
+    paths: list[Path] = typer.Argument(..., help="SEG-Y file, OpenFWI .npy files (model*.npy with data*.npy), Zarr or netCDF store."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Target store (default: first PATH with .zarr)."),
+    kind: str = typer.Option("auto", "--kind", help="auto|survey|poststack|velocity: override detection."),
+    header: list[str] = typer.Option([], "--header", help="Override a trace-header location, NAME=BYTE (1-based); repeatable."),
+    duplicates: str = typer.Option("error", "--duplicates", help="error|first|last: what to do with duplicate traces."),
+    json_out: bool = typer.Option(False, "--json", help="Print the new store's summary as JSON."),
+) -> None:
+    """Turn SEG-Y, OpenFWI .npy, Zarr or netCDF data into a geogen Zarr store."""
+    from geogen.io import default_store_path, ingest as run_ingest
+    from geogen.summary import info
+
+    if kind not in ("auto", "survey", "poststack", "velocity", "pairs"):
+        raise InputError(f"--kind {kind!r}: choose auto, survey, poststack or velocity")
+    ds = run_ingest(paths, out, kind=kind, headers=parse_header_overrides(header), duplicates=duplicates)
+    target = out if out is not None else default_store_path(paths[0])
+    summary = info(target)
+    if json_out:
+        print(json.dumps(summary, indent=2))
+    else:
+        typer.echo(format_summary(summary))
+
+
+@app.command()
+def info(
+    store: Path = typer.Argument(..., help="A geogen store (Zarr directory or netCDF file)."),
+    json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Summarise a store: kind, dimensions, geometry, sample interval, value range, size."""
+    from geogen.summary import info as summarise
+
+    summary = summarise(store)
+    if json_out:
+        print(json.dumps(summary, indent=2))
+        return
+    typer.echo(format_summary(summary))
+
+
+def format_summary(summary: dict) -> str:
+    lines = [f"{summary['path']}: {summary['kind']} store" + (f" ({summary['origin']})" if summary.get("origin") else "")]
+    lines.append("  dimensions: " + ", ".join(f"{k}={v}" for k, v in summary["dimensions"].items()))
+    for name, axis in summary["axes"].items():
+        if "min" in axis:
+            step = f" step {axis['step']:g}" if "step" in axis else ""
+            lines.append(f"  {name}: {axis['min']:g} .. {axis['max']:g}{step} {axis.get('units') or ''}".rstrip())
+    if "sample_interval_s" in summary:
+        lines.append(f"  sample interval: {summary['sample_interval_s'] * 1e3:g} ms")
+    for name, rng in summary.get("geometry", {}).items():
+        lines.append(f"  {name}: {rng['min']:g} .. {rng['max']:g} m")
+    for name, var in summary["variables"].items():
+        rng = f" range {var['min']:.6g} .. {var['max']:.6g}" if "min" in var else ""
+        units = f" {var['units']}" if var.get("units") else ""
+        lines.append(f"  {name}{tuple(var['dims'])} {var['dtype']}{rng}{units}")
+    if "missing_traces" in summary:
+        lines.append(f"  traces: {summary['live_traces']} live, {summary['missing_traces']} missing")
+    if "size_on_disk_bytes" in summary:
+        lines.append(f"  size on disk: {summary['size_on_disk_bytes'] / 1e6:.2f} MB")
+    return "\n".join(lines)
+
+
+@app.command()
+def export(
+    store: Path = typer.Argument(..., help="A geogen store."),
+    format: str = typer.Option(..., "--format", "-f", help="segy|netcdf|zarr"),  # noqa: A002
+    out: Path = typer.Option(..., "--out", "-o", help="Output file (SEG-Y, netCDF) or directory."),
+) -> None:
+    """Write a store out as SEG-Y, netCDF or Zarr."""
+    from geogen.io import export as run_export
+
+    path = run_export(store, out, format=format)
+    typer.echo(f"wrote {path}")

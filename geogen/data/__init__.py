@@ -1,0 +1,1 @@
+"""Stores, datasets and normalisation: how geogen keeps data on disk and streams it."""

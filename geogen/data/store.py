@@ -1,0 +1,180 @@
+"""Zarr stores: open them lazily, check their kind, and write them atomically.
+
+Every geogen store is a Zarr v3 group written through xarray with a ``geogen_kind``
+attribute (``velocity``, ``survey``, ``poststack`` or ``pairs``).  Writes go to a
+hidden sibling directory that is renamed into place only when complete, so a failed
+or interrupted command never leaves a half store and never damages an existing one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import uuid
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from geogen.errors import InputError, StoreKindError
+
+KINDS = ("velocity", "survey", "poststack", "pairs")
+
+#: Plausible physical velocities (m/s).  Below VELOCITY_KMS_LIMIT the numbers look like
+#: km/s; above VELOCITY_MAX_PLAUSIBLE they are not a subsurface velocity at all.
+VELOCITY_KMS_LIMIT = 100.0
+VELOCITY_MAX_PLAUSIBLE = 20000.0
+
+
+def compressor(level: int = 3) -> Any:
+    """The default codec: Blosc with zstd and bit shuffling (good on float32 traces)."""
+    from zarr.codecs import BloscCodec
+
+    return BloscCodec(cname="zstd", clevel=level, shuffle="bitshuffle")
+
+
+def encoding_for(ds: xr.Dataset, chunks: dict[str, dict[str, int]] | None = None) -> dict[str, dict[str, Any]]:
+    """Encoding that compresses every data variable, with optional per-variable chunks."""
+    encoding: dict[str, dict[str, Any]] = {}
+    for name, var in ds.variables.items():
+        enc: dict[str, Any] = {"compressors": (compressor(),)}
+        if chunks and name in chunks:
+            enc["chunks"] = tuple(chunks[name].get(d, var.sizes[d]) for d in var.dims)
+        if var.ndim == 0 or var.dtype.kind in "OU":
+            enc = {}
+        encoding[str(name)] = enc
+    return encoding
+
+
+def is_store(path: str | os.PathLike[str]) -> bool:
+    p = Path(path)
+    return p.is_dir() and (p / "zarr.json").exists()
+
+
+def open_store(path: str | os.PathLike[str], *, kind: str | Iterable[str] | None = None) -> xr.Dataset:
+    """Open a geogen store lazily (dask-backed); optionally insist on its kind.
+
+    Zarr directories and netCDF files both open; ``kind`` may be one kind or several.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputError("no such store", path=p)
+    try:
+        if p.is_dir():
+            ds = xr.open_zarr(p, consolidated=False, zarr_format=3)
+        else:
+            ds = xr.open_dataset(p, chunks={})
+    except Exception as exc:  # noqa: BLE001 - any reader failure is a bad store
+        raise InputError(f"cannot open as a store ({exc.__class__.__name__}: {exc})", path=p) from exc
+    if kind is not None:
+        require_kind(ds, kind, path=p)
+    return ds
+
+
+def store_kind(ds: xr.Dataset) -> str | None:
+    return ds.attrs.get("geogen_kind")
+
+
+def require_kind(ds: xr.Dataset, kind: str | Iterable[str], *, path: str | os.PathLike[str] | None = None) -> str:
+    """Return the store's kind, or raise :class:`StoreKindError` if it is not one of ``kind``."""
+    wanted = (kind,) if isinstance(kind, str) else tuple(kind)
+    found = store_kind(ds)
+    if found not in wanted:
+        raise StoreKindError(
+            f"is a {found or 'non-geogen'} store, expected {' or '.join(wanted)}", path=path
+        )
+    return found
+
+
+def temporary_sibling(target: Path) -> Path:
+    """A hidden path next to ``target`` on the same file system (so rename is atomic)."""
+    return target.parent / f".{target.name}.partial-{uuid.uuid4().hex[:8]}"
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike[str], *, overwrite: bool = True) -> Iterator[Path]:
+    """Yield a temporary path to build ``target`` in; move it into place on success.
+
+    On any exception the temporary is removed and ``target`` is left as it was.  With
+    ``overwrite=False`` an existing target is an :class:`InputError` before any work.
+    """
+    target = Path(target)
+    if target.exists() and not overwrite:
+        raise InputError("already exists; remove it or pass --overwrite", path=target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_sibling(target)
+    try:
+        yield tmp
+        if not tmp.exists():
+            raise RuntimeError(f"nothing was written to {tmp}")
+        replace_path(tmp, target)
+    finally:
+        _remove(tmp)
+
+
+def replace_path(source: Path, target: Path) -> None:
+    """Move ``source`` onto ``target``; an existing target is swapped out, then removed."""
+    if target.exists():
+        old = temporary_sibling(target)
+        os.replace(target, old)
+        try:
+            os.replace(source, target)
+        except BaseException:
+            os.replace(old, target)
+            raise
+        _remove(old)
+    else:
+        os.replace(source, target)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists() or path.is_symlink():
+        path.unlink(missing_ok=True)
+
+
+def write_store(
+    ds: xr.Dataset,
+    target: str | os.PathLike[str],
+    *,
+    kind: str | None = None,
+    chunks: dict[str, dict[str, int]] | None = None,
+    overwrite: bool = True,
+) -> Path:
+    """Write ``ds`` as a compressed Zarr v3 store at ``target``, atomically."""
+    if kind is not None:
+        if kind not in KINDS:
+            raise ValueError(f"unknown store kind {kind!r}")
+        ds = ds.assign_attrs(geogen_kind=kind)
+    if "geogen_kind" not in ds.attrs:
+        raise ValueError("a store needs a geogen_kind attribute")
+    with atomic_path(target, overwrite=overwrite) as tmp:
+        ds.to_zarr(tmp, mode="w", zarr_format=3, consolidated=False, encoding=encoding_for(ds, chunks))
+    return Path(target)
+
+
+def check_velocity_values(values: np.ndarray, *, path: str | os.PathLike[str] | None = None, what: str = "velocity") -> None:
+    """Reject velocities that are not finite, not positive, or look like km/s.
+
+    Raises one :class:`InputError` that says which sample is wrong and how.
+    """
+    v = np.asarray(values)
+    bad = ~np.isfinite(v)
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise InputError(f"{what} holds NaN or Inf (first at index {idx})", path=path)
+    lo, hi = float(v.min()), float(v.max())
+    if lo <= 0:
+        idx = tuple(int(i) for i in np.unravel_index(int(np.argmin(v)), v.shape))
+        raise InputError(f"{what} holds a non-positive value {lo:g} at index {idx}; velocities must be > 0 m/s", path=path)
+    if hi < VELOCITY_KMS_LIMIT:
+        raise InputError(
+            f"{what} ranges {lo:g}-{hi:g}: that looks like km/s, geogen expects m/s (multiply by 1000)",
+            path=path,
+        )
+    if hi > VELOCITY_MAX_PLAUSIBLE:
+        raise InputError(f"{what} reaches {hi:g} m/s, above any rock velocity; check the units", path=path)
