@@ -1,0 +1,82 @@
+"""Configuration of the model and of each training step (pydantic, shared with the workflow schema).
+
+The workflow file's ``model`` and ``training`` sections are exactly these models, so
+that a typo in YAML is caught with its path before anything runs.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelConfig(_Strict):
+    """The UB-Diff networks."""
+
+    latent_dim: int = Field(128, gt=0, description="size c of the co-latent (Tanh output, in [-1, 1])")
+    encoder_channels: list[int] = Field([32, 64, 128, 256], min_length=1, description="encoder widths")
+    seismic_decoder: Literal["transformer", "linear"] = Field(
+        "transformer", description="transformer over record patches, or the published linear head")
+    transformer_dim: int = Field(256, gt=0, description="token width of the seismic transformer")
+    transformer_depth: int = Field(4, gt=0, description="transformer blocks")
+    transformer_heads: int = Field(8, gt=0, description="attention heads")
+    patch_time: int = Field(25, gt=0, description="time samples per seismic token")
+    denoiser: Literal["mlp", "unet1d"] = Field("mlp", description="residual MLP over the latent, or the paper's 1-D U-Net")
+    denoiser_width: int = Field(512, gt=0, description="hidden width of the MLP denoiser")
+    denoiser_depth: int = Field(6, gt=0, description="residual blocks of the MLP denoiser")
+
+
+class StepConfig(_Strict):
+    """Common settings of one training step."""
+
+    epochs: int = Field(10, gt=0, description="passes over the step's training set")
+    batch_size: int = Field(32, gt=0)
+    lr: float = Field(1e-3, gt=0, description="Adam(W) learning rate")
+    weight_decay: float = Field(0.0, ge=0)
+    num_workers: int = Field(0, ge=0, description="DataLoader worker processes")
+
+
+class Step1Config(StepConfig):
+    """Encoder + velocity decoder on every velocity map (L1 + L2 on velocity)."""
+
+
+class Step2Config(StepConfig):
+    """Seismic decoder on the paired samples (L1 + L2 on seismic)."""
+
+    freeze: bool = Field(True, description="keep the encoder and velocity decoder frozen (the paper's flag F)")
+
+
+class DiffusionConfig(_Strict):
+    """Step 3: latent diffusion on the co-latents of every velocity map."""
+
+    timesteps: int = Field(256, gt=1, description="T of the cosine schedule")
+    objective: Literal["v", "eps"] = Field("v", description="prediction target")
+    steps: int = Field(20000, gt=0, description="optimiser steps")
+    batch_size: int = Field(256, gt=0)
+    lr: float = Field(8e-5, gt=0)
+    ema_decay: float = Field(0.995, gt=0, lt=1)
+
+
+class TrainingConfig(_Strict):
+    """All three steps, plus the device and precision they run with."""
+
+    step1: Step1Config = Field(default_factory=Step1Config)
+    step2: Step2Config = Field(default_factory=Step2Config)
+    diffusion: DiffusionConfig = Field(default_factory=DiffusionConfig)
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA when present")
+    mixed_precision: bool = Field(True, description="bf16/fp16 autocast on CUDA (ignored on CPU)")
+    seed: int = Field(0, description="seed of initialisation and data order")
+    threads: int | None = Field(None, gt=0, description="torch CPU threads (default: torch's choice)")
+
+
+class SplitConfig(_Strict):
+    """Fractions of the held-out sets; drawn once per run and saved with it."""
+
+    validation: float = Field(0.1, ge=0, lt=1)
+    test: float = Field(0.1, ge=0, lt=1)
+    seed: int = 0
