@@ -1,4 +1,10 @@
-"""``geogen info``: what a store holds, in numbers a geophysicist checks first."""
+"""``geogen info``: what a store holds, in numbers a geophysicist checks first.
+
+Kind, dimensions, axes, geometry, sample interval, value ranges and size on disk.  Every
+reduction over the data (value ranges, geometry ranges, live-trace counts) is gathered
+into one ``dask.compute`` call, so each chunk of a large store is read once, in
+parallel, and never all at once.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +12,15 @@ import os
 from pathlib import Path
 from typing import Any
 
+import dask
+import dask.array as da
 import numpy as np
 import xarray as xr
 
 from geogen.data.store import open_store
+
+#: Per-shot or per-trace geometry reported as ranges (metres).
+GEOMETRY = ("source_x", "source_y", "source_z", "receiver_x", "receiver_y", "receiver_z", "offset", "cdp_x", "cdp_y")
 
 
 def _size_on_disk(path: Path) -> int:
@@ -25,15 +36,37 @@ def _axis(coord: xr.DataArray) -> dict[str, Any]:
         out["min"], out["max"] = float(values.min()), float(values.max())
         if values.size > 1:
             steps = np.diff(values.astype(np.float64))
-            if np.allclose(steps, steps[0]):
+            if np.allclose(steps, steps[0], rtol=1e-6, atol=0):
                 out["step"] = float(steps[0])
     if "units" in coord.attrs:
-        out["units"] = coord.attrs["units"]
+        out["units"] = str(coord.attrs["units"])
     return out
 
 
+def _lazy(var: xr.DataArray) -> da.Array:
+    data = var.data
+    return data if isinstance(data, da.Array) else da.from_array(np.asarray(data))
+
+
+def _acquisition(attrs: dict[str, Any]) -> dict[str, Any] | None:
+    if "acquisition" not in attrs:
+        return None
+    from geogen.acquisition import Acquisition
+
+    try:
+        a = Acquisition.from_attrs(attrs)
+    except Exception:  # noqa: BLE001 - a summary must not fail on a damaged attribute
+        return None
+    return {
+        "grid": [a.nz, a.nx], "spacing_m": [a.dz, a.dx],
+        "sources": a.n_sources, "receivers": a.n_receivers,
+        "nt": a.nt, "dt_s": a.dt, "frequency_hz": a.frequency,
+        "absorbing_width_cells": a.absorbing_width,
+    }
+
+
 def info(store: str | os.PathLike[str] | xr.Dataset) -> dict[str, Any]:
-    """A JSON-ready summary: kind, dimensions, axes, sample interval, value ranges, size."""
+    """A JSON-ready summary: kind, dimensions, axes, geometry, sample interval, value ranges, size."""
     path = None if isinstance(store, xr.Dataset) else Path(store)
     ds = store if isinstance(store, xr.Dataset) else open_store(store)
     summary: dict[str, Any] = {
@@ -46,21 +79,49 @@ def info(store: str | os.PathLike[str] | xr.Dataset) -> dict[str, Any]:
     }
     if "time" in ds.coords and ds.sizes.get("time", 0) > 1:
         summary["sample_interval_s"] = float(ds["time"].values[1] - ds["time"].values[0])
-    for name in ("source_x", "receiver_x", "cdp_x", "offset"):
-        if name in ds.variables:
-            values = np.asarray(ds[name].values, dtype=np.float64)
-            finite = values[np.isfinite(values)]
-            if finite.size:
-                summary.setdefault("geometry", {})[name] = {"min": float(finite.min()), "max": float(finite.max())}
+    acquisition = _acquisition(ds.attrs)
+    if acquisition is not None:
+        summary["acquisition"] = acquisition
+
+    # Every reduction is queued here and computed together in one pass.
+    pending: dict[tuple[str, str, str], Any] = {}
+    for name in GEOMETRY:
+        if name in ds.variables and ds[name].dtype.kind in "fiu":
+            data = _lazy(ds[name]).astype(np.float64)
+            pending[("geometry", name, "min")] = da.nanmin(data)
+            pending[("geometry", name, "max")] = da.nanmax(data)
     for name, var in ds.data_vars.items():
-        entry: dict[str, Any] = {"dims": list(var.dims), "dtype": str(var.dtype), "units": var.attrs.get("units")}
-        if var.dtype.kind == "f" and var.ndim >= 2:
-            entry["min"], entry["max"] = float(var.min().values), float(var.max().values)
+        entry: dict[str, Any] = {"dims": [str(d) for d in var.dims], "dtype": str(var.dtype)}
+        if var.attrs.get("units") is not None:
+            entry["units"] = str(var.attrs["units"])
         summary["variables"][str(name)] = entry
+        if var.dtype.kind in "fiu" and var.size and (var.ndim >= 2 or str(name).startswith("physics")):
+            data = _lazy(var)
+            pending[("variables", str(name), "min")] = da.nanmin(data)
+            pending[("variables", str(name), "max")] = da.nanmax(data)
+            if var.dtype.kind == "f":
+                pending[("variables", str(name), "nonfinite")] = (~da.isfinite(data)).sum()
     if "trace_mask" in ds.variables:
-        mask = np.asarray(ds["trace_mask"].values)
-        summary["live_traces"] = int(mask.sum())
-        summary["missing_traces"] = int(mask.size - mask.sum())
+        pending[("traces", "live", "")] = _lazy(ds["trace_mask"]).astype(np.int64).sum()
+    values = dict(zip(pending, dask.compute(*pending.values()))) if pending else {}
+
+    for (section, name, stat), value in values.items():
+        if section == "geometry":
+            if np.isfinite(value):
+                summary.setdefault("geometry", {}).setdefault(name, {})[stat] = float(value)
+        elif section == "variables":
+            entry = summary["variables"][name]
+            if stat == "nonfinite":
+                if int(value):
+                    entry["nonfinite"] = int(value)
+            elif np.isfinite(value):
+                entry[stat] = float(value)
+    if ("traces", "live", "") in values:
+        live = int(values[("traces", "live", "")])
+        summary["live_traces"] = live
+        summary["missing_traces"] = int(ds["trace_mask"].size) - live
     if path is not None:
         summary["size_on_disk_bytes"] = _size_on_disk(path)
+        raw = sum(int(v.size) * v.dtype.itemsize for v in ds.variables.values())
+        summary["uncompressed_bytes"] = raw
     return summary

@@ -74,16 +74,25 @@ def format_summary(summary: dict) -> str:
             lines.append(f"  {name}: {axis['min']:g} .. {axis['max']:g}{step} {axis.get('units') or ''}".rstrip())
     if "sample_interval_s" in summary:
         lines.append(f"  sample interval: {summary['sample_interval_s'] * 1e3:g} ms")
+    acq = summary.get("acquisition")
+    if acq:
+        lines.append(
+            f"  acquisition: {acq['grid'][0]} x {acq['grid'][1]} grid at {acq['spacing_m'][0]:g} x {acq['spacing_m'][1]:g} m, "
+            f"{acq['sources']} sources, {acq['receivers']} receivers, {acq['nt']} samples at {acq['dt_s'] * 1e3:g} ms, "
+            f"{acq['frequency_hz']:g} Hz Ricker"
+        )
     for name, rng in summary.get("geometry", {}).items():
         lines.append(f"  {name}: {rng['min']:g} .. {rng['max']:g} m")
     for name, var in summary["variables"].items():
         rng = f" range {var['min']:.6g} .. {var['max']:.6g}" if "min" in var else ""
         units = f" {var['units']}" if var.get("units") else ""
-        lines.append(f"  {name}{tuple(var['dims'])} {var['dtype']}{rng}{units}")
+        bad = f" ({var['nonfinite']} NaN/Inf)" if var.get("nonfinite") else ""
+        lines.append(f"  {name}({', '.join(var['dims'])}) {var['dtype']}{rng}{units}{bad}")
     if "missing_traces" in summary:
         lines.append(f"  traces: {summary['live_traces']} live, {summary['missing_traces']} missing")
     if "size_on_disk_bytes" in summary:
-        lines.append(f"  size on disk: {summary['size_on_disk_bytes'] / 1e6:.2f} MB")
+        ratio = summary.get("uncompressed_bytes", 0) / max(summary["size_on_disk_bytes"], 1)
+        lines.append(f"  size on disk: {summary['size_on_disk_bytes'] / 1e6:.2f} MB" + (f" (compression {ratio:.1f}x)" if ratio else ""))
     return "\n".join(lines)
 
 

@@ -60,6 +60,7 @@ class DiffusionConfig(_Strict):
     batch_size: int = Field(256, gt=0)
     lr: float = Field(8e-5, gt=0)
     ema_decay: float = Field(0.995, gt=0, lt=1)
+    eval_every: int = Field(1000, gt=0, description="optimiser steps between validation + checkpoint")
 
 
 class TrainingConfig(_Strict):

@@ -1,0 +1,260 @@
+"""Physics consistency: does each pair's seismic obey the wave equation for its velocity?
+
+For every pair of a ``pairs`` store, Devito models the velocity map with the store's own
+acquisition and the stored record is compared with that modelled record:
+
+- ``physics_rel_l2``: ``||stored - modelled|| / ||modelled||`` (0 is perfect);
+- ``physics_ssim``: SSIM of the two records after OpenFWI's log transform, scaled by
+  the modelled record's range (1 is perfect);
+- ``first_arrival_error_s``: median over traces of the first-break time difference (s).
+
+The three per-sample variables are added to the store by rewriting it atomically
+(:func:`geogen.data.store.write_store` builds a sibling and renames it into place), so
+an interrupted validation leaves the store as it was.  With a run directory, the same
+figures for held-out real pairs passed through the trained autoencoder (velocity in,
+seismic out) are reported beside them: a generator cannot be expected to beat the
+decoder it samples through, so that is the floor it is judged against.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import xarray as xr
+
+from geogen.acquisition import Acquisition
+from geogen.data.datasets import acquisition_of
+from geogen.data.store import check_velocity_values, is_store, open_store, write_store
+from geogen.errors import GeogenError, InputError
+from geogen.evaluation import metrics
+from geogen.progress import track
+
+PathLike = str | os.PathLike[str]
+VARIABLES = ("physics_rel_l2", "physics_ssim", "first_arrival_error_s")
+_ATTRS = {
+    "physics_rel_l2": {"units": "1", "long_name": "relative L2 misfit of the seismic against Devito modelling"},
+    "physics_ssim": {"units": "1", "long_name": "SSIM of the OpenFWI-normalised seismic against Devito modelling"},
+    "first_arrival_error_s": {"units": "s", "long_name": "median first-break time error against Devito modelling"},
+}
+SEISMIC_DIMS = ("sample", "source", "time", "receiver")
+Modeller = Callable[[np.ndarray], np.ndarray]
+
+
+# ------------------------------------------------------------------ the comparison
+def compare(stored: np.ndarray, modelled: np.ndarray, dt: float) -> dict[str, np.ndarray]:
+    """Per-sample figures of stored vs modelled records, both ``(sample, S, T, R)``."""
+    n = stored.shape[0]
+    out = {name: np.empty(n, dtype=np.float64) for name in VARIABLES}
+    for i in range(n):
+        out["physics_rel_l2"][i] = metrics.relative_l2(stored[i], modelled[i])
+        out["physics_ssim"][i] = metrics.record_ssim(stored[i], modelled[i])
+        out["first_arrival_error_s"][i] = metrics.first_arrival_error(stored[i], modelled[i], dt)
+    return out
+
+
+def summarise(values: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
+    """Median, 90th and 10th percentile, mean of each figure (NaN-safe)."""
+    out: dict[str, dict[str, float]] = {}
+    for name, v in values.items():
+        v = np.asarray(v, dtype=np.float64)
+        v = v[np.isfinite(v)]
+        if v.size == 0:
+            out[name] = {"median": float("nan"), "p90": float("nan"), "p10": float("nan"), "mean": float("nan")}
+            continue
+        out[name] = {"median": float(np.median(v)), "p90": float(np.percentile(v, 90)),
+                     "p10": float(np.percentile(v, 10)), "mean": float(v.mean())}
+    return out
+
+
+@contextlib.contextmanager
+def physics_modeller(acquisition: Acquisition, *, workers: int = 1, scheduler: str | None = None) -> Iterator[Modeller]:
+    """A function ``velocity (n, z, x) -> records`` that keeps one dask cluster for all blocks.
+
+    Starting a cluster per block would cost seconds each time, so with workers > 1 or a
+    scheduler address one client is held for the whole validation.
+    """
+    from geogen.physics import forward
+
+    if scheduler is None and workers <= 1:
+        yield lambda v: forward(v, acquisition)
+        return
+    from geogen.physics.parallel import dask_client, model_parallel
+    from geogen.physics.modelling import as_velocity_array
+
+    with dask_client(workers, scheduler) as client:
+        yield lambda v: model_parallel(as_velocity_array(v, acquisition), acquisition, client=client)
+
+
+def check_pairs(velocity: xr.DataArray | np.ndarray, seismic: xr.DataArray | np.ndarray, acquisition: Acquisition,
+                model: Modeller, *, block: int = 16, description: str = "validating",
+                path: PathLike | None = None) -> dict[str, np.ndarray]:
+    """Model each velocity map and compare it with its record, ``block`` samples at a time.
+
+    Each block's maps are checked (finite, positive, m/s, stable) before modelling, so
+    a bad map is reported with the store's name and its sample number.
+    """
+    n = velocity.shape[0]
+    parts: list[dict[str, np.ndarray]] = []
+    starts = range(0, n, block)
+    for start in track(starts, total=len(starts), description=description):
+        stop = min(start + block, n)
+        v = np.asarray(velocity[start:stop], dtype=np.float32)
+        s = np.asarray(seismic[start:stop], dtype=np.float32)
+        _check_block(v, s, start, acquisition, path)
+        parts.append(compare(s, model(v), acquisition.dt))
+    return {name: np.concatenate([p[name] for p in parts]) if parts else np.empty(0) for name in VARIABLES}
+
+
+def _check_block(v: np.ndarray, s: np.ndarray, start: int, acquisition: Acquisition, path: PathLike | None) -> None:
+    try:
+        check_velocity_values(v, path=path, what=f"velocity of samples {start}-{start + len(v) - 1}")
+        acquisition.check_stable(float(v.max()))
+    except InputError as exc:
+        raise InputError(exc.detail, path=path) from None
+    bad = ~np.isfinite(s)
+    if bad.any():
+        i = start + int(np.argwhere(bad)[0][0])
+        raise InputError(f"seismic of sample {i} holds NaN or Inf; regenerate or drop that pair", path=path)
+
+
+# ----------------------------------------------------------------- store handling
+def _open_pairs(store: PathLike) -> tuple[xr.Dataset, Acquisition]:
+    ds = open_store(store, kind="pairs")
+    try:
+        acq = acquisition_of(ds)
+    except InputError as exc:
+        raise InputError(exc.detail, path=store) from None
+    except ValueError as exc:
+        raise InputError(f"the 'acquisition' attribute is not valid ({exc})", path=store) from None
+    for name in ("velocity", "seismic"):
+        if name not in ds:
+            raise InputError(f"has no '{name}' variable; a pairs store needs velocity and seismic", path=store)
+    if set(ds["seismic"].dims) != set(SEISMIC_DIMS):
+        raise InputError(f"seismic has dimensions {ds['seismic'].dims}, expected {SEISMIC_DIMS}", path=store)
+    shape = tuple(ds["seismic"].transpose(*SEISMIC_DIMS).shape[1:])
+    if shape != acq.seismic_shape:
+        raise InputError(f"seismic records are {shape} (source, time, receiver) but the acquisition says "
+                         f"{acq.seismic_shape}; the store's attributes do not describe its data", path=store)
+    if tuple(ds["velocity"].shape[1:]) != acq.shape:
+        raise InputError(f"velocity maps are {tuple(ds['velocity'].shape[1:])} but the acquisition grid is "
+                         f"{acq.shape}", path=store)
+    if ds.sizes["sample"] == 0:
+        raise InputError("holds no pairs", path=store)
+    return ds, acq
+
+
+def _chunked_like_source(ds: xr.Dataset) -> tuple[xr.Dataset, dict[str, dict[str, int]]]:
+    """Drop read-time encodings and keep each source variable's on-disk chunking."""
+    chunks: dict[str, dict[str, int]] = {}
+    out = ds.copy()
+    for name, var in ds.variables.items():
+        enc_chunks = var.encoding.get("chunks") or var.encoding.get("preferred_chunks")
+        if isinstance(enc_chunks, dict):
+            enc_chunks = tuple(enc_chunks[d] for d in var.dims)
+        if enc_chunks and name in ds.data_vars:
+            chunks[str(name)] = {d: int(min(c, var.sizes[d])) for d, c in zip(var.dims, enc_chunks)}
+            out[name] = out[name].chunk(chunks[str(name)])
+        out[name].encoding = {}
+    return out, chunks
+
+
+def _write(ds: xr.Dataset, target: PathLike) -> None:
+    clean, chunks = _chunked_like_source(ds)
+    write_store(clean, target, kind="pairs", chunks=chunks)
+
+
+# ------------------------------------------------------------------------ the verb
+def validate(store: PathLike, *, run_dir: PathLike | None = None, workers: int = 1, scheduler: str | None = None,
+             filter: float | None = None, filter_out: PathLike | None = None, write: bool = True,  # noqa: A002
+             block: int | None = None) -> dict[str, Any]:
+    """Check every pair of ``store`` against Devito modelling; return the summary.
+
+    Adds ``physics_rel_l2``, ``physics_ssim`` and ``first_arrival_error_s`` per sample
+    to the store (``write=True``); with ``filter`` writes the pairs whose relative L2 is
+    at most ``filter`` to ``filter_out``; with ``run_dir`` adds the autoencoder floor and
+    writes the summary to ``run_dir/validation.json``.
+    """
+    store = Path(store)
+    if (filter is None) != (filter_out is None):
+        raise InputError("--filter THRESHOLD and --out STORE go together: give both or neither")
+    if filter is not None and not (np.isfinite(filter) and filter >= 0):
+        raise InputError(f"--filter {filter}: the relative L2 threshold must be a number >= 0, e.g. 0.1")
+    if filter_out is not None and Path(filter_out).resolve() == store.resolve():
+        raise InputError("--out must differ from the validated store; the filter keeps the original intact",
+                         path=filter_out)
+    if write and not is_store(store):
+        raise InputError("results can only be added to a Zarr store; convert it with `geogen ingest` first",
+                         path=store)
+    if workers < 1:
+        raise InputError(f"--workers {workers}: need at least one worker")
+    ds, acq = _open_pairs(store)
+    velocity = ds["velocity"].transpose("sample", "z", "x").data
+    seismic = ds["seismic"].transpose(*SEISMIC_DIMS).data
+    size = block or max(16, 8 * workers)
+    with physics_modeller(acq, workers=workers, scheduler=scheduler) as model:
+        values = check_pairs(velocity, seismic, acq, model, block=size, path=store)
+        floor = autoencoder_floor(run_dir, acq, model, block=size) if run_dir is not None else None
+
+    summary: dict[str, Any] = {
+        "store": str(store),
+        "origin": ds.attrs.get("origin"),
+        "n_pairs": int(ds.sizes["sample"]),
+        "metric": "Devito acoustic modelling of the pair's velocity vs the pair's seismic",
+        **summarise(values),
+    }
+    if floor is not None:
+        summary["floor"] = floor
+        med, fmed = summary["physics_rel_l2"]["median"], floor["physics_rel_l2"]["median"]
+        summary["median_rel_l2_over_floor"] = float(med / fmed) if fmed > 0 else float("inf")
+
+    result = ds.drop_vars([v for v in VARIABLES if v in ds])
+    for name in VARIABLES:
+        result[name] = xr.DataArray(values[name].astype(np.float32), dims=("sample",), attrs=_ATTRS[name])
+    if filter is not None:
+        keep = np.flatnonzero(values["physics_rel_l2"] <= filter)
+        summary["filter"] = {"threshold_rel_l2": float(filter), "kept": int(keep.size),
+                             "dropped": int(ds.sizes["sample"] - keep.size), "out": str(filter_out)}
+        if keep.size == 0:
+            raise InputError(f"no pair has a relative L2 <= {filter:g} (best {np.nanmin(values['physics_rel_l2']):.3g}); "
+                             "raise the threshold", path=store)
+        kept = result.isel(sample=keep).assign_attrs(physics_filter=f"physics_rel_l2 <= {filter:g}",
+                                                     filtered_from=str(store))
+        _write(kept, filter_out)  # before the source is rewritten: it still reads the original
+    if write:
+        _write(result.assign_attrs(physics_validated=True), store)
+    if run_dir is not None:
+        out = Path(run_dir) / "validation.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.name}.partial")
+        tmp.write_text(json.dumps(summary, indent=2))
+        os.replace(tmp, out)
+    return summary
+
+
+def autoencoder_floor(run_dir: PathLike, acquisition: Acquisition, model: Modeller, *,
+                      block: int = 16) -> dict[str, Any]:
+    """The same figures for held-out real pairs decoded by the run's autoencoder."""
+    from geogen.evaluation.rundir import RunInputs, load_model
+
+    inputs = RunInputs.locate(run_dir)
+    ds, acq = _open_pairs(inputs.pairs_store)
+    if acq != acquisition:
+        raise InputError(f"the run's pairs store {inputs.pairs_store} has another acquisition than the validated "
+                         "store; validate against the run that generated it", path=run_dir)
+    test = inputs.test_pairs
+    if test.size == 0:
+        raise GeogenError("the run holds out no real test pairs (splits.json 'test' is empty); cannot give a floor",
+                          path=run_dir)
+    ubdiff = load_model(run_dir)
+    velocity = ds["velocity"].transpose("sample", "z", "x").isel(sample=test).values.astype(np.float32)
+    decoded = np.asarray(ubdiff.reconstruct(velocity), dtype=np.float32)
+    values = check_pairs(velocity, decoded, acquisition, model, block=block, description="autoencoder floor",
+                         path=inputs.pairs_store)
+    return {"n_pairs": int(test.size), "source": f"{inputs.pairs_store} test split through UBDiff.reconstruct",
+            **summarise(values), "per_sample": {k: [float(x) for x in v] for k, v in values.items()}}

@@ -1,0 +1,103 @@
+"""Seismic decoders: the seismic latent to a record ``(source, time, receiver)`` in [-1, 1].
+
+Two variants:
+
+* :class:`TransformerSeismicDecoder` (default): a Transformer over *record patches*.
+  Each token is one source's span of ``patch_time`` samples across all receivers;
+  the tokens carry learned source and time-position embeddings, attend to each other
+  (so arrivals stay coherent along time and between shots) and, by cross-attention,
+  to a few memory tokens made from the latent.  One shared projection turns every
+  token into its patch, so the parameter count does not grow with the record size:
+  the OpenFWI geometry needs 200 tokens of 25 x 70 values, not a 224 M-parameter layer.
+* :class:`LinearSeismicDecoder`: the published design, kept for comparison.  Its
+  "Transformer" attends over just two tokens (a CLS token and one latent token), then a
+  single Linear layer emits the whole record.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+class _Block(nn.Module):
+    """Pre-norm block: self-attention over patches, cross-attention to the latent, MLP."""
+
+    def __init__(self, dim: int, heads: int) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.self_attn = nn.MultiheadAttention(dim, heads, batch_first=True)
+        self.norm2 = nn.LayerNorm(dim)
+        self.cross_attn = nn.MultiheadAttention(dim, heads, batch_first=True)
+        self.norm3 = nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim))
+
+    def forward(self, x: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
+        h = self.norm1(x)
+        x = x + self.self_attn(h, h, h, need_weights=False)[0]
+        h = self.norm2(x)
+        x = x + self.cross_attn(h, memory, memory, need_weights=False)[0]
+        return x + self.mlp(self.norm3(x))
+
+
+class TransformerSeismicDecoder(nn.Module):
+    """``(B, in_dim)`` -> ``(B, S, T, R)``; tokens are (source, time-patch) pieces of the record."""
+
+    def __init__(self, in_dim: int, seismic_shape: tuple[int, int, int], *, dim: int = 256, depth: int = 4,
+                 heads: int = 8, patch_time: int = 25, memory_tokens: int = 8) -> None:
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"transformer_dim {dim} is not divisible by transformer_heads {heads}")
+        self.seismic_shape = tuple(int(s) for s in seismic_shape)
+        n_src, nt, n_rec = self.seismic_shape
+        self.patch_time = min(int(patch_time), nt)
+        self.n_patches = math.ceil(nt / self.patch_time)
+        self.memory_tokens = memory_tokens
+        self.dim = dim
+        self.source_embed = nn.Parameter(torch.randn(n_src, 1, dim) * 0.02)
+        self.time_embed = nn.Parameter(torch.randn(1, self.n_patches, dim) * 0.02)
+        self.query_from_latent = nn.Linear(in_dim, dim)
+        self.memory = nn.Linear(in_dim, memory_tokens * dim)
+        self.memory_pos = nn.Parameter(torch.randn(1, memory_tokens, dim) * 0.02)
+        self.blocks = nn.ModuleList(_Block(dim, heads) for _ in range(depth))
+        self.norm = nn.LayerNorm(dim)
+        self.out = nn.Linear(dim, self.patch_time * n_rec)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        b = h.shape[0]
+        n_src, nt, n_rec = self.seismic_shape
+        pos = (self.source_embed + self.time_embed).reshape(1, n_src * self.n_patches, self.dim)
+        x = pos + self.query_from_latent(h).unsqueeze(1)
+        memory = self.memory(h).view(b, self.memory_tokens, self.dim) + self.memory_pos
+        for block in self.blocks:
+            x = block(x, memory)
+        y = self.out(self.norm(x))  # (B, S*P, patch_time*R)
+        y = y.view(b, n_src, self.n_patches * self.patch_time, n_rec)
+        return y[:, :, :nt, :]
+
+
+class LinearSeismicDecoder(nn.Module):
+    """The published decoder: a two-token Transformer layer, then one Linear to the whole record."""
+
+    def __init__(self, in_dim: int, seismic_shape: tuple[int, int, int], *, dim: int = 640, heads: int = 8) -> None:
+        super().__init__()
+        self.seismic_shape = tuple(int(s) for s in seismic_shape)
+        self.cls = nn.Parameter(torch.zeros(1, 1, dim))
+        self.embed = nn.Linear(in_dim, dim)
+        self.layer = nn.TransformerEncoderLayer(dim, heads, dim_feedforward=2 * dim, batch_first=True)
+        self.out = nn.Linear(dim, math.prod(self.seismic_shape))
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        tokens = torch.cat([self.cls.expand(h.shape[0], -1, -1), self.embed(h).unsqueeze(1)], dim=1)
+        cls = self.layer(tokens)[:, 0]
+        return self.out(cls).view(h.shape[0], *self.seismic_shape)
+
+
+def build_seismic_decoder(kind: str, in_dim: int, seismic_shape: tuple[int, int, int], **kw) -> nn.Module:
+    if kind == "transformer":
+        return TransformerSeismicDecoder(in_dim, seismic_shape, **kw)
+    if kind == "linear":
+        return LinearSeismicDecoder(in_dim, seismic_shape)
+    raise ValueError(f"unknown seismic decoder {kind!r}; choose transformer or linear")

@@ -1,0 +1,194 @@
+"""UB-Diff: the networks, and :class:`UBDiff`, the trained model that generates pairs.
+
+:class:`UBDiffNet` holds the encoder (velocity -> co-latent), the two heads and the two
+decoders; :class:`UBDiff` adds the latent denoiser (EMA weights), the noise schedule,
+the normalisation bounds and the acquisition, all read from one checkpoint, and
+speaks physical units on both sides: velocity in m/s in, pairs in m/s and pressure
+out.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from geogen.acquisition import Acquisition
+from geogen.data.normalize import Normalizer
+from geogen.errors import InputError
+from geogen.models.denoisers import build_denoiser
+from geogen.models.encoder import VelocityEncoder
+from geogen.models.heads import LatentHead
+from geogen.models.samplers import sample_latents
+from geogen.models.schedule import CosineSchedule
+from geogen.models.seismic_decoder import build_seismic_decoder
+from geogen.models.velocity_decoder import VelocityDecoder
+from geogen.training.config import ModelConfig
+
+
+class UBDiffNet(nn.Module):
+    """Encoder, heads and decoders; every shape comes from the acquisition."""
+
+    def __init__(self, config: ModelConfig, acquisition: Acquisition) -> None:
+        super().__init__()
+        c = config.latent_dim
+        self.encoder = VelocityEncoder(c, config.encoder_channels)
+        self.velocity_head = LatentHead(c)
+        self.seismic_head = LatentHead(c)
+        self.velocity_decoder = VelocityDecoder(c, acquisition.shape, config.encoder_channels)
+        kw: dict[str, Any] = {}
+        if config.seismic_decoder == "transformer":
+            kw = dict(dim=config.transformer_dim, depth=config.transformer_depth,
+                      heads=config.transformer_heads, patch_time=config.patch_time)
+        self.seismic_decoder = build_seismic_decoder(config.seismic_decoder, c, acquisition.seismic_shape, **kw)
+
+    def velocity_part(self) -> list[nn.Module]:
+        """The modules trained in step 1 (frozen in step 2 when the flag says so)."""
+        return [self.encoder, self.velocity_head, self.velocity_decoder]
+
+    def seismic_part(self) -> list[nn.Module]:
+        return [self.seismic_head, self.seismic_decoder]
+
+    def encode(self, velocity: torch.Tensor) -> torch.Tensor:
+        return self.encoder(velocity)
+
+    def decode_velocity(self, z: torch.Tensor) -> torch.Tensor:
+        return self.velocity_decoder(self.velocity_head(z))
+
+    def decode_seismic(self, z: torch.Tensor) -> torch.Tensor:
+        return self.seismic_decoder(self.seismic_head(z))
+
+    def forward(self, velocity: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        z = self.encode(velocity)
+        return self.decode_velocity(z), self.decode_seismic(z)
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def pick_device(device: str | torch.device | None) -> torch.device:
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+class UBDiff:
+    """A trained UB-Diff model in physical units (use :meth:`load`)."""
+
+    def __init__(self, net: UBDiffNet, normalizer: Normalizer, acquisition: Acquisition, config: ModelConfig, *,
+                 denoiser: nn.Module | None = None, schedule: CosineSchedule | None = None,
+                 latent_mean: torch.Tensor | None = None, latent_std: torch.Tensor | None = None,
+                 objective: str = "v", checkpoint: str | None = None, device: torch.device | None = None) -> None:
+        self.device = device or torch.device("cpu")
+        self.net = net.to(self.device).eval()
+        self.normalizer = normalizer
+        self.acquisition = acquisition
+        self.config = config
+        self.denoiser = denoiser.to(self.device).eval() if denoiser is not None else None
+        self.schedule = schedule
+        self.latent_mean = latent_mean.to(self.device) if latent_mean is not None else None
+        self.latent_std = latent_std.to(self.device) if latent_std is not None else None
+        self.objective = objective
+        self.checkpoint = checkpoint
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def load(cls, run_dir_or_checkpoint: str | os.PathLike[str], device: str | torch.device | None = None) -> "UBDiff":
+        """Load from a run directory (its latest finished checkpoint) or a ``.pt`` file."""
+        from geogen.training.checkpoint import load_checkpoint
+
+        path = Path(run_dir_or_checkpoint)
+        if path.is_dir():
+            for name in ("diffusion", "step2", "step1"):
+                candidate = path / "checkpoints" / f"{name}.pt"
+                if candidate.is_file():
+                    path = candidate
+                    break
+            else:
+                raise InputError("holds no checkpoints/{diffusion,step2,step1}.pt; train first", path=path)
+        dev = pick_device(device)
+        state = load_checkpoint(path)
+        config = ModelConfig.model_validate(state["model_config"])
+        acquisition = Acquisition.from_json(state["acquisition"])
+        net = UBDiffNet(config, acquisition)
+        net.load_state_dict(state["best_net"] if "best_net" in state else state["net"])
+        kw: dict[str, Any] = {}
+        if "ema" in state:
+            denoiser = build_denoiser(config.denoiser, config.latent_dim, width=config.denoiser_width,
+                                      depth=config.denoiser_depth)
+            denoiser.load_state_dict(state["ema"]["model"])
+            kw = dict(denoiser=denoiser, schedule=CosineSchedule(int(state["timesteps"])),
+                      latent_mean=state["latent_mean"], latent_std=state["latent_std"], objective=state["objective"])
+        return cls(net, Normalizer.from_dict(state["normalization"]), acquisition, config,
+                   checkpoint=str(path), device=dev, **kw)
+
+    # -------------------------------------------------------------- conversions
+    def _batches(self, array: np.ndarray, batch_size: int):
+        for i in range(0, array.shape[0], batch_size):
+            yield torch.as_tensor(np.ascontiguousarray(array[i:i + batch_size]), dtype=torch.float32, device=self.device)
+
+    def _check_velocity(self, velocity_mps: np.ndarray) -> np.ndarray:
+        v = np.asarray(velocity_mps, dtype=np.float32)
+        if v.ndim == 2:
+            v = v[None]
+        if v.shape[1:] != self.acquisition.shape:
+            raise InputError(f"velocity maps are {v.shape[1:]}, the model was trained on {self.acquisition.shape}")
+        return v
+
+    @torch.no_grad()
+    def encode(self, velocity_mps: np.ndarray, *, batch_size: int = 64) -> np.ndarray:
+        """Velocity maps (n, nz, nx) in m/s -> co-latents (n, c)."""
+        v = self._check_velocity(velocity_mps)
+        out = [self.net.encode(self.normalizer.velocity(b)).float().cpu() for b in self._batches(v, batch_size)]
+        return torch.cat(out).numpy()
+
+    @torch.no_grad()
+    def decode(self, latents: np.ndarray, *, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+        """Co-latents (n, c) -> (velocity m/s (n, nz, nx), seismic (n, S, T, R)), float32."""
+        vel, seis = [], []
+        for z in self._batches(np.asarray(latents, dtype=np.float32), batch_size):
+            v = self.net.decode_velocity(z).float().clamp(-1, 1)
+            s = self.net.decode_seismic(z).float().clamp(-1, 1)
+            vel.append(self.normalizer.velocity_inverse(v).cpu())
+            seis.append(self.normalizer.seismic_inverse(s).cpu())
+        return torch.cat(vel).numpy().astype(np.float32), torch.cat(seis).numpy().astype(np.float32)
+
+    @torch.no_grad()
+    def reconstruct(self, velocity_mps: np.ndarray, *, batch_size: int = 64) -> np.ndarray:
+        """The autoencoder path, velocity m/s -> encoder -> seismic decoder -> seismic (physical)."""
+        v = self._check_velocity(velocity_mps)
+        out = []
+        for b in self._batches(v, batch_size):
+            s = self.net.decode_seismic(self.net.encode(self.normalizer.velocity(b))).float().clamp(-1, 1)
+            out.append(self.normalizer.seismic_inverse(s).cpu())
+        return torch.cat(out).numpy().astype(np.float32)
+
+    @torch.no_grad()
+    def sample(self, n: int, *, steps: int = 50, sampler: str = "ddim", seed: int = 0,
+               batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` new pairs (velocity m/s, seismic physical) from the EMA denoiser, reproducible from ``seed``."""
+        if self.denoiser is None:
+            raise InputError("has no diffusion stage; finish training (stage 'diffusion') before sampling",
+                             path=self.checkpoint)
+        if n < 1:
+            raise InputError(f"n = {n}: ask for at least one sample")
+        if sampler not in ("ddim", "ancestral"):
+            raise InputError(f"sampler {sampler!r}: choose ddim or ancestral")
+        mean, std = self.latent_mean, self.latent_std
+        clip = ((-1 - mean) / std, (1 - mean) / std)
+        vel, seis = [], []
+        for start in range(0, n, batch_size):
+            idx = range(start, min(n, start + batch_size))
+            gens = [torch.Generator().manual_seed(int(seed) * 1_000_003 + i) for i in idx]
+            x = sample_latents(self.denoiser, self.schedule, gens, self.config.latent_dim, steps=steps,
+                               sampler=sampler, objective=self.objective, clip=clip, device=self.device)
+            z = (x * std + mean).clamp(-1, 1)
+            v, s = self.decode(z.cpu().numpy(), batch_size=batch_size)
+            vel.append(v)
+            seis.append(s)
+        return np.concatenate(vel), np.concatenate(seis)

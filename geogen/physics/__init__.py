@@ -1,0 +1,14 @@
+"""Physics: Devito acoustic modelling, OpenFWI-style velocity families, synthetic sets.
+
+``forward`` models shot gathers for velocity maps; ``generate_velocity`` draws seeded
+maps of the OpenFWI families; :mod:`geogen.physics.synth` writes an unbalanced data
+set (many maps, few pairs).  Devito loads only when modelling is first called.
+"""
+
+from __future__ import annotations
+
+from geogen.physics.families import FAMILIES, generate_velocity
+from geogen.physics.modelling import forward
+from geogen.physics.picking import first_arrivals
+
+__all__ = ["FAMILIES", "first_arrivals", "forward", "generate_velocity"]

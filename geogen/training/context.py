@@ -1,0 +1,84 @@
+"""Where training runs: device, mixed precision, and data parallelism under torchrun.
+
+With ``WORLD_SIZE > 1`` (set by ``torchrun``) each process joins the process group
+(NCCL on CUDA, Gloo on CPU), models are wrapped in DistributedDataParallel, data
+streams are divided by rank, and only rank 0 writes checkpoints, splits and metrics.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from geogen.training.config import TrainingConfig
+
+
+@dataclass
+class RunContext:
+    device: torch.device
+    rank: int = 0
+    world: int = 1
+    amp_dtype: torch.dtype | None = None
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def autocast(self):
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def scaler(self) -> torch.amp.GradScaler | None:
+        """A gradient scaler only for fp16 (bf16 keeps fp32's range)."""
+        if self.amp_dtype == torch.float16:
+            return torch.amp.GradScaler("cuda")
+        return None
+
+    def wrap(self, module: nn.Module) -> nn.Module:
+        if self.world > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            return DistributedDataParallel(module, device_ids=ids)
+        return module
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            torch.distributed.barrier()
+
+    def mean(self, value: float) -> float:
+        """The mean of a scalar over ranks (e.g. a validation loss)."""
+        if self.world == 1:
+            return value
+        t = torch.tensor([value], dtype=torch.float64, device=self.device)
+        torch.distributed.all_reduce(t)
+        return float(t.item()) / self.world
+
+
+def make_context(cfg: TrainingConfig) -> RunContext:
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    want_cuda = cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available())
+    if cfg.device == "cuda" and not torch.cuda.is_available():
+        from geogen.errors import InputError
+
+        raise InputError("training.device is 'cuda' but no CUDA device is visible; use 'auto' or 'cpu'")
+    if want_cuda:
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local)
+        device = torch.device("cuda", local)
+    else:
+        device = torch.device("cpu")
+    if world > 1 and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    amp = None
+    if device.type == "cuda" and cfg.mixed_precision:
+        amp = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return RunContext(device=device, rank=rank, world=world, amp_dtype=amp)

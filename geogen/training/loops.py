@@ -1,0 +1,359 @@
+"""The three training stages of UB-Diff, each resumable from its own checkpoint.
+
+* step 1: encoder + velocity head + velocity decoder on every training velocity map
+  (L1 + L2 on the normalised velocity);
+* step 2: seismic head + seismic decoder on the paired training samples (L1 + L2 on
+  the normalised seismic).  With ``freeze`` the encoder and velocity decoder are put
+  in eval mode and get no gradient, so neither their weights nor their BatchNorm
+  statistics move; without it they train too, keeping a velocity loss on the pairs
+  so that the shared encoder does not forget the velocity side;
+* diffusion: a denoiser on the co-latents of every training velocity map, encoded
+  once and cached in the run directory.
+
+Checkpoints are written at the end of every epoch (every ``eval_every`` steps for the
+diffusion) and hold the current weights, the optimiser and the best-on-validation
+weights, so a killed stage restarts from its last epoch; the data order of epoch ``e``
+depends only on ``(seed, e)``, so a resumed run repeats the uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from geogen.data.loader import ChunkStream, batches
+from geogen.errors import GeogenError, InputError
+from geogen.models.denoisers import build_denoiser
+from geogen.models.ema import EMA
+from geogen.models.schedule import CosineSchedule, diffusion_loss
+from geogen.models.ubdiff import UBDiffNet
+from geogen.training.checkpoint import load_checkpoint, save_checkpoint
+from geogen.training.config import DiffusionConfig, ModelConfig, StepConfig
+from geogen.training.context import RunContext
+
+#: Called after every optimiser step with ``(stage, step)``; lets a caller stop a run
+#: at a chosen step (the resume test injects an exception here).
+STEP_HOOKS: list[Callable[[str, int], None]] = []
+
+
+def _hooks(stage: str, step: int) -> None:
+    for hook in STEP_HOOKS:
+        hook(stage, step)
+
+
+def append_metrics(run_dir: Path, record: dict[str, Any], ctx: RunContext) -> None:
+    if not ctx.is_main:
+        return
+    with open(run_dir / "metrics.jsonl", "a") as fh:
+        fh.write(json.dumps(record) + "\n")
+
+
+def reconstruction_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    pred = pred.float()
+    return F.l1_loss(pred, target) + F.mse_loss(pred, target)
+
+
+def check_finite(stage: str, step: int, index: torch.Tensor, tensors: Sequence[torch.Tensor], names: Sequence[str],
+                 store: Path, checkpoint: Path) -> None:
+    """Stop with the step and the store's sample index at the first non-finite input."""
+    for name, t in zip(names, tensors):
+        bad = ~torch.isfinite(t).flatten(1).all(dim=1)
+        if bool(bad.any()):
+            sample = int(index[int(bad.nonzero()[0, 0])])
+            kept = (f"the last good checkpoint {checkpoint} is kept" if checkpoint.exists()
+                    else "no checkpoint of this stage was written yet")
+            raise InputError(f"{stage}, step {step}: sample {sample} holds NaN or Inf in '{name}'; "
+                             f"repair or drop that sample and rerun ({kept})", path=store)
+
+
+def clone_state(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone().cpu() for k, v in module.state_dict().items()}
+
+
+# --------------------------------------------------------------- step 1 and step 2
+class VelocityAutoencoder(nn.Module):
+    """Step 1's trainable path: velocity -> co-latent -> velocity."""
+
+    def __init__(self, net: UBDiffNet) -> None:
+        super().__init__()
+        self.encoder, self.head, self.decoder = net.encoder, net.velocity_head, net.velocity_decoder
+
+    def forward(self, v: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.head(self.encoder(v)))
+
+
+class SeismicPath(nn.Module):
+    """Step 2's path: velocity -> co-latent -> seismic (and velocity when not frozen)."""
+
+    def __init__(self, net: UBDiffNet, freeze: bool) -> None:
+        super().__init__()
+        self.freeze = freeze
+        self.encoder, self.seismic_head, self.seismic_decoder = net.encoder, net.seismic_head, net.seismic_decoder
+        self.velocity_head, self.velocity_decoder = net.velocity_head, net.velocity_decoder
+
+    def forward(self, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if self.freeze:
+            with torch.no_grad():
+                z = self.encoder(v)
+            return self.seismic_decoder(self.seismic_head(z)), None
+        z = self.encoder(v)
+        return self.seismic_decoder(self.seismic_head(z)), self.velocity_decoder(self.velocity_head(z))
+
+
+@dataclass
+class SupervisedStage:
+    """One epoch-based stage: what to train, on which stream, with which loss."""
+
+    name: str
+    checkpoint: Path
+    config: StepConfig
+    module: nn.Module  # the forward path (wrapped for DDP by the runner)
+    trainable: list[nn.Parameter]
+    frozen: list[nn.Module]
+    loss: Callable[[nn.Module, list[torch.Tensor]], torch.Tensor]
+    train: ChunkStream
+    validation: ChunkStream | None
+    names: tuple[str, ...]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def _set_modes(stage: SupervisedStage, training: bool) -> None:
+    stage.module.train(training)
+    for m in stage.frozen:
+        m.eval()
+
+
+def _validate(stage: SupervisedStage, ctx: RunContext) -> float | None:
+    if stage.validation is None or len(stage.validation) == 0:
+        return None
+    _set_modes(stage, False)
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for batch in batches(stage.validation, stage.config.batch_size, num_workers=stage.config.num_workers):
+            tensors = [t.to(ctx.device) for t in batch[1:]]
+            with ctx.autocast():
+                loss = stage.loss(stage.module, tensors)
+            total += float(loss) * tensors[0].shape[0]
+            count += tensors[0].shape[0]
+    return ctx.mean(total / max(count, 1))
+
+
+def run_supervised(stage: SupervisedStage, net: UBDiffNet, run_dir: Path, ctx: RunContext, store: Path) -> None:
+    """Train one epoch-based stage to the end, resuming from its checkpoint; leave the best weights in ``net``."""
+    cfg = stage.config
+    optimizer = torch.optim.AdamW(stage.trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scaler = ctx.scaler()
+    start_epoch, step, best, best_net = 0, 0, float("inf"), None
+    if stage.checkpoint.exists():
+        state = load_checkpoint(stage.checkpoint, map_location=ctx.device)
+        if state.get("finished"):
+            net.load_state_dict(state["best_net"])
+            return
+        net.load_state_dict(state["net"])
+        optimizer.load_state_dict(state["optimizer"])
+        start_epoch, step = int(state["epoch"]), int(state["step"])
+        best = float(state["best_validation"]) if state["best_validation"] is not None else float("inf")
+        best_net = state["best_net"]
+    for p in stage.trainable:
+        p.requires_grad_(True)
+    for epoch in range(start_epoch, cfg.epochs):
+        started = time.perf_counter()
+        stage.train.set_epoch(epoch)
+        _set_modes(stage, True)
+        total, count = 0.0, 0
+        for batch in batches(stage.train, cfg.batch_size, num_workers=cfg.num_workers):
+            index, tensors = batch[0], [t.to(ctx.device, non_blocking=True) for t in batch[1:]]
+            check_finite(stage.name, step + 1, index, tensors, stage.names, store, stage.checkpoint)
+            with ctx.autocast():
+                loss = stage.loss(stage.module, tensors)
+            if not torch.isfinite(loss):
+                raise GeogenError(f"{stage.name}, step {step + 1}: the loss became {float(loss)} on samples "
+                                  f"{index.tolist()[:8]}; lower the learning rate (the last good checkpoint is kept)")
+            optimizer.zero_grad(set_to_none=True)
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                loss.backward()
+                optimizer.step()
+            step += 1
+            total += float(loss.detach()) * index.shape[0]
+            count += index.shape[0]
+            _hooks(stage.name, step)
+        train_loss = ctx.mean(total / max(count, 1))
+        val = _validate(stage, ctx)
+        # Model selection on validation only; without a validation split, the last epoch.
+        if val is None or val < best or best_net is None:
+            best = val if val is not None else best
+            best_net = clone_state(net)
+        last = epoch + 1 == cfg.epochs
+        if ctx.is_main:
+            save_checkpoint({**stage.meta, "stage": stage.name, "net": clone_state(net), "best_net": best_net,
+                             "optimizer": optimizer.state_dict(), "epoch": epoch + 1, "step": step,
+                             "best_validation": None if best == float("inf") else best, "finished": last},
+                            stage.checkpoint)
+        append_metrics(run_dir, {"stage": stage.name, "epoch": epoch + 1, "step": step, "train_loss": train_loss,
+                                 "validation_loss": val, "seconds": round(time.perf_counter() - started, 3)}, ctx)
+        ctx.barrier()
+    net.load_state_dict(best_net)
+
+
+def step1_stage(net: UBDiffNet, cfg: StepConfig, train: ChunkStream, validation: ChunkStream | None,
+                checkpoint: Path, ctx: RunContext, meta: dict[str, Any]) -> SupervisedStage:
+    module = VelocityAutoencoder(net).to(ctx.device)
+
+    def loss(m: nn.Module, t: list[torch.Tensor]) -> torch.Tensor:
+        return reconstruction_loss(m(t[0]), t[0])
+
+    return SupervisedStage("step1", checkpoint, cfg, ctx.wrap(module), list(module.parameters()), [], loss,
+                           train, validation, ("velocity",), meta)
+
+
+def step2_stage(net: UBDiffNet, cfg: StepConfig, freeze: bool, train: ChunkStream, validation: ChunkStream | None,
+                checkpoint: Path, ctx: RunContext, meta: dict[str, Any]) -> SupervisedStage:
+    path = SeismicPath(net, freeze).to(ctx.device)
+    if freeze:
+        frozen = net.velocity_part()
+        for m in frozen:
+            m.requires_grad_(False)
+        trainable = [p for m in net.seismic_part() for p in m.parameters()]
+    else:
+        frozen, trainable = [], list(net.parameters())
+
+    def loss(m: nn.Module, t: list[torch.Tensor]) -> torch.Tensor:
+        s_hat, v_hat = m(t[0])
+        out = reconstruction_loss(s_hat, t[1])
+        return out if v_hat is None else out + reconstruction_loss(v_hat, t[0])
+
+    return SupervisedStage("step2", checkpoint, cfg, ctx.wrap(path), trainable, frozen, loss,
+                           train, validation, ("velocity", "seismic"), meta)
+
+
+# ------------------------------------------------------------------- diffusion
+@torch.no_grad()
+def encode_stream(net: UBDiffNet, stream: ChunkStream, batch_size: int, ctx: RunContext) -> np.ndarray:
+    """Co-latents of every sample of an unshuffled stream, in the stream's index order."""
+    net.eval()
+    out, order = [], []
+    for batch in batches(stream, batch_size):
+        with ctx.autocast():
+            out.append(net.encode(batch[1].to(ctx.device)).float().cpu())
+        order.append(batch[0])
+    if not out:
+        return np.zeros((0, net.encoder.project.out_features), np.float32)
+    z, idx = torch.cat(out).numpy(), torch.cat(order).numpy()
+    return z[np.argsort(idx, kind="stable")]
+
+
+def cached_latents(run_dir: Path, net: UBDiffNet, streams: dict[str, ChunkStream | None], batch_size: int,
+                   ctx: RunContext) -> dict[str, np.ndarray]:
+    """Encode the velocity splits once and keep them in ``run_dir/latents.npz`` (written atomically)."""
+    path = run_dir / "latents.npz"
+    if not path.exists() and ctx.is_main:
+        arrays = {k: (encode_stream(net, s, batch_size, ctx) if s is not None and len(s)
+                      else np.zeros((0, net.encoder.project.out_features), np.float32)) for k, s in streams.items()}
+        tmp = run_dir / f".latents.tmp-{uuid.uuid4().hex[:8]}.npz"
+        try:
+            np.savez(tmp, **arrays)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+    ctx.barrier()
+    with np.load(path) as data:
+        return {k: data[k] for k in data.files}
+
+
+@torch.no_grad()
+def _diffusion_validation(model: nn.Module, schedule: CosineSchedule, x: torch.Tensor, objective: str,
+                          batch_size: int) -> float | None:
+    if x.shape[0] == 0:
+        return None
+    gen = torch.Generator().manual_seed(12345)  # the same noise at every evaluation
+    total = 0.0
+    for i in range(0, x.shape[0], batch_size):
+        xb = x[i:i + batch_size]
+        total += float(diffusion_loss(model, schedule, xb, objective, generator=gen)) * xb.shape[0]
+    return total / x.shape[0]
+
+
+def run_diffusion(net: UBDiffNet, model_cfg: ModelConfig, cfg: DiffusionConfig, latents: dict[str, np.ndarray],
+                  run_dir: Path, checkpoint: Path, ctx: RunContext, meta: dict[str, Any], seed: int) -> None:
+    """Train the latent denoiser (with EMA) on the cached co-latents; resumable every ``eval_every`` steps."""
+    train = torch.as_tensor(latents["train"], dtype=torch.float32)
+    if train.shape[0] < 2:
+        raise InputError(f"the diffusion needs at least 2 training latents, got {train.shape[0]}", path=run_dir)
+    mean, std = train.mean(0), train.std(0).clamp(min=1e-3)
+    x_train = ((train - mean) / std).to(ctx.device)
+    x_val = ((torch.as_tensor(latents["validation"], dtype=torch.float32) - mean) / std).to(ctx.device)
+    schedule = CosineSchedule(cfg.timesteps)
+    denoiser = build_denoiser(model_cfg.denoiser, model_cfg.latent_dim, width=model_cfg.denoiser_width,
+                              depth=model_cfg.denoiser_depth).to(ctx.device)
+    ema = EMA(denoiser, cfg.ema_decay)
+    optimizer = torch.optim.Adam(denoiser.parameters(), lr=cfg.lr)
+    gen = torch.Generator().manual_seed(seed * 7919 + ctx.rank)
+    step, best, best_ema = 0, float("inf"), None
+    if checkpoint.exists():
+        state = load_checkpoint(checkpoint, map_location=ctx.device)
+        if state.get("finished"):
+            return
+        denoiser.load_state_dict(state["denoiser"])
+        ema.load_state_dict(state["ema_current"])
+        optimizer.load_state_dict(state["optimizer"])
+        gen.set_state(state["generator"])
+        step = int(state["step"])
+        best = float(state["best_validation"]) if state["best_validation"] is not None else float("inf")
+        best_ema = state["ema"]
+    model = ctx.wrap(denoiser)
+    scaler = ctx.scaler()
+    every = min(cfg.eval_every, cfg.steps)
+    total, count, started = 0.0, 0, time.perf_counter()
+    while step < cfg.steps:
+        model.train()
+        idx = torch.randint(0, x_train.shape[0], (cfg.batch_size,), generator=gen)
+        with ctx.autocast():
+            loss = diffusion_loss(model, schedule, x_train[idx.to(ctx.device)], cfg.objective, generator=gen)
+        if not torch.isfinite(loss):
+            raise GeogenError(f"diffusion, step {step + 1}: the loss became {float(loss)}; lower diffusion.lr "
+                              "(the last good checkpoint is kept)")
+        optimizer.zero_grad(set_to_none=True)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+            optimizer.step()
+        ema.update(denoiser)
+        step += 1
+        total, count = total + float(loss.detach()), count + 1
+        _hooks("diffusion", step)
+        if step % every == 0 or step == cfg.steps:
+            val = _diffusion_validation(ema.model, schedule, x_val, cfg.objective, cfg.batch_size)
+            val = None if val is None else ctx.mean(val)
+            if val is None or val < best or best_ema is None:
+                best = val if val is not None else best
+                best_ema = copy.deepcopy(ema.state_dict())
+            if ctx.is_main:
+                save_checkpoint({**meta, "stage": "diffusion", "net": clone_state(net), "denoiser": clone_state(denoiser),
+                                 "ema_current": ema.state_dict(), "ema": best_ema, "optimizer": optimizer.state_dict(),
+                                 "generator": gen.get_state(), "step": step, "finished": step == cfg.steps,
+                                 "best_validation": None if best == float("inf") else best,
+                                 "latent_mean": mean, "latent_std": std, "timesteps": cfg.timesteps,
+                                 "objective": cfg.objective}, checkpoint)
+            append_metrics(run_dir, {"stage": "diffusion", "step": step, "train_loss": ctx.mean(total / count),
+                                     "validation_loss": val, "seconds": round(time.perf_counter() - started, 3)}, ctx)
+            total, count, started = 0.0, 0, time.perf_counter()
+            ctx.barrier()

@@ -1,0 +1,151 @@
+"""``train()``: the three UB-Diff stages into one run directory, resumable.
+
+Layout of a run directory::
+
+    run_dir/config.json          model, training and split settings of the run
+    run_dir/splits.json          train/validation/test indices of both stores (drawn once)
+    run_dir/normalization.json   OpenFWI bounds from the training split
+    run_dir/latents.npz          co-latents of the velocity splits (step 3's data)
+    run_dir/checkpoints/{step1,step2,diffusion}.pt
+    run_dir/metrics.jsonl        one line per epoch (steps 1-2) or evaluation (diffusion)
+
+A finished stage is skipped; an unfinished one resumes from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from geogen.data.loader import ChunkStream, scan_ranges
+from geogen.data.normalize import Normalizer
+from geogen.data.store import atomic_path
+from geogen.errors import InputError
+from geogen.training.checkpoint import load_checkpoint
+from geogen.training.config import ModelConfig, SplitConfig, TrainingConfig
+from geogen.training.context import RunContext, make_context
+from geogen.training.inputs import TrainingInputs, check_inputs
+from geogen.training.splits import load_or_make_splits
+
+STAGES = ("step1", "step2", "diffusion")
+
+
+def _write_json(path: Path, data: Any) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=1))
+
+
+def _check_config(run_dir: Path, model: ModelConfig, inputs: TrainingInputs, ctx: RunContext) -> None:
+    """A run directory belongs to one model design: refuse to resume it with another."""
+    path = run_dir / "config.json"
+    if path.is_file():
+        saved = json.loads(path.read_text())
+        if saved.get("model") != model.model_dump():
+            raise InputError("was trained with another model configuration; use a new run directory "
+                             "or the same model settings", path=path)
+        return
+    if ctx.is_main:
+        _write_json(path, {"model": model.model_dump(), "velocity_store": str(inputs.velocity_store),
+                           "pairs_store": str(inputs.pairs_store), "acquisition": json.loads(inputs.acquisition.to_json())})
+
+
+def _normalization(run_dir: Path, inputs: TrainingInputs, splits: dict[str, Any], ctx: RunContext) -> Normalizer:
+    path = run_dir / "normalization.json"
+    if not path.is_file():
+        if ctx.is_main:
+            v = scan_ranges(inputs.velocity_store, "velocity", np.asarray(splits["velocity"]["train"]))
+            s = scan_ranges(inputs.pairs_store, "seismic", np.asarray(splits["pairs"]["train"]))
+            _write_json(path, Normalizer.from_ranges(v, s).to_dict())
+        ctx.barrier()
+    return Normalizer.from_dict(json.loads(path.read_text()))
+
+
+def _stream(store: Path, names: Sequence[str], indices: Sequence[int], norm: Normalizer, *, shuffle: bool,
+            seed: int) -> ChunkStream | None:
+    if len(indices) == 0:
+        return None
+    tf = {"velocity": norm.velocity, "seismic": norm.seismic}
+    return ChunkStream(store, names, indices, transforms=[tf[n] for n in names], shuffle=shuffle, seed=seed)
+
+
+def train(
+    velocity_store: str | os.PathLike[str],
+    pairs_store: str | os.PathLike[str],
+    run_dir: str | os.PathLike[str],
+    *,
+    model: ModelConfig | None = None,
+    training: TrainingConfig | None = None,
+    splits: SplitConfig | None = None,
+    stages: Sequence[str] = STAGES,
+) -> Path:
+    """Train UB-Diff (step 1, step 2, diffusion) into ``run_dir``; skip finished stages, resume the rest."""
+    import torch
+
+    from geogen.models.ubdiff import UBDiffNet
+    from geogen.training.loops import cached_latents, run_diffusion, run_supervised, step1_stage, step2_stage
+
+    model = model or ModelConfig()
+    training = training or TrainingConfig()
+    splits_cfg = splits or SplitConfig()
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        raise InputError(f"unknown stage(s) {unknown}; choose from {list(STAGES)}")
+    run_dir = Path(run_dir)
+    inputs = check_inputs(velocity_store, pairs_store)
+    ctx = make_context(training)
+    ckpt_dir = run_dir / "checkpoints"
+    if ctx.is_main:
+        ckpt_dir.mkdir(parents=True, exist_ok=True)
+    _check_config(run_dir, model, inputs, ctx)
+    if ctx.is_main:
+        load_or_make_splits(run_dir, inputs.velocity_store, inputs.pairs_store, splits_cfg,
+                            inputs.n_velocity, inputs.n_pairs)
+    ctx.barrier()
+    split = json.loads((run_dir / "splits.json").read_text())
+    norm = _normalization(run_dir, inputs, split, ctx)
+    torch.manual_seed(training.seed)
+    net = UBDiffNet(model, inputs.acquisition).to(ctx.device)
+    meta = {"model_config": model.model_dump(), "training_config": training.model_dump(),
+            "acquisition": inputs.acquisition.to_json(), "normalization": norm.to_dict()}
+    vtrain, vval = split["velocity"]["train"], split["velocity"]["validation"]
+    ptrain, pval = split["pairs"]["train"], split["pairs"]["validation"]
+    seed = training.seed
+    paths = {s: ckpt_dir / f"{s}.pt" for s in STAGES}
+
+    def need(prev: str, stage: str) -> None:
+        state = load_checkpoint(paths[prev]) if paths[prev].exists() else None
+        if state is None or not state.get("finished"):
+            raise InputError(f"stage {stage} needs a finished {prev}; run it first (stages={list(STAGES)})",
+                             path=paths[prev])
+        net.load_state_dict(state["best_net"])
+
+    if "step1" in stages:
+        stage = step1_stage(net, training.step1,
+                            _stream(inputs.velocity_store, ("velocity",), vtrain, norm, shuffle=True, seed=seed),
+                            _stream(inputs.velocity_store, ("velocity",), vval, norm, shuffle=False, seed=seed),
+                            paths["step1"], ctx, meta)
+        run_supervised(stage, net, run_dir, ctx, inputs.velocity_store)
+    if "step2" in stages:
+        if not paths["step2"].exists():
+            need("step1", "step2")
+        pair_names = ("velocity", "seismic")
+        stage = step2_stage(net, training.step2, training.step2.freeze,
+                            _stream(inputs.pairs_store, pair_names, ptrain, norm, shuffle=True, seed=seed + 1),
+                            _stream(inputs.pairs_store, pair_names, pval, norm, shuffle=False, seed=seed + 1),
+                            paths["step2"], ctx, meta)
+        run_supervised(stage, net, run_dir, ctx, inputs.pairs_store)
+    if "diffusion" in stages:
+        if not paths["diffusion"].exists() or "step2" not in stages:
+            need("step2", "diffusion")
+        for p in net.parameters():
+            p.requires_grad_(False)
+        streams = {"train": _stream(inputs.velocity_store, ("velocity",), vtrain, norm, shuffle=False, seed=seed),
+                   "validation": _stream(inputs.velocity_store, ("velocity",), vval, norm, shuffle=False, seed=seed)}
+        latents = cached_latents(run_dir, net, streams, training.step1.batch_size, ctx)
+        run_diffusion(net, model, training.diffusion, latents, run_dir, paths["diffusion"], ctx, meta, seed)
+    return run_dir

@@ -1,0 +1,399 @@
+"""The stages of a workflow run, one function each, each calling one part of geogen.
+
+A stage reads what earlier stages recorded (``ctx.outputs``), does its work into the
+run directory, and returns a small JSON-ready dict that the runner stores in the
+stage's marker file.  Stages never decide whether to run: the runner does, from the
+markers, so that an interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from geogen.acquisition import Acquisition
+from geogen.data.store import is_store, open_store, write_store
+from geogen.errors import InputError
+
+if TYPE_CHECKING:
+    from geogen.workflow.runner import Workflow
+
+log = logging.getLogger("geogen.workflow")
+
+#: Extensions of exported files, by format.
+EXPORT_SUFFIX = {"segy": "_segy", "netcdf": ".nc", "zarr": ".zarr"}  # SEG-Y: a folder, 2 files per pair
+
+
+@dataclass
+class Context:
+    """What a stage needs: the workflow, its run directory and earlier stages' outputs."""
+
+    workflow: "Workflow"
+    run_dir: Path
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.run_dir / "data"
+
+    def resolve_store(self, yaml_path: str, source: str | list[str]) -> Path:
+        """The store a data source stands for: the ingested copy, or the store itself."""
+        ingested = self.outputs.get("ingest", {}).get("stores", {})
+        if yaml_path in ingested:
+            return Path(ingested[yaml_path])
+        assert isinstance(source, str)
+        return Path(source)
+
+
+def _is_geogen_store(path: Path) -> bool:
+    return is_store(path) or (path.is_file() and path.suffix in (".nc", ".nc4", ".netcdf"))
+
+
+# ---------------------------------------------------------------------------- data
+def synthesise(ctx: Context) -> dict[str, Any]:
+    """Velocity maps and Devito-modelled pairs (geogen.physics.synth.synth)."""
+    from geogen.physics.synth import synth
+
+    cfg = ctx.workflow.config.data.synth
+    assert cfg is not None
+    acq = ctx.workflow.acquisition
+    log.info("synthesising %d velocity maps and %d Devito pairs (%s)", cfg.n_velocity, cfg.n_paired, cfg.family)
+    result = synth(
+        ctx.data_dir / "synth", family=cfg.family, n_velocity=cfg.n_velocity, n_paired=cfg.n_paired,
+        acquisition=acq, seed=cfg.seed, workers=cfg.workers,
+    )
+    return {"velocity_store": str(result.velocity_store), "pairs_store": str(result.pairs_store)}
+
+
+def ingest_sources(ctx: Context) -> dict[str, Any]:
+    """Every listed file that is not already a store becomes one (geogen.io.ingest)."""
+    from geogen.io import ingest
+
+    stores: dict[str, str] = {}
+    for yaml_path, paths, kind in ctx.workflow.files_to_ingest():
+        target = ctx.data_dir / "ingested" / (yaml_path.replace(".", "_").replace("[", "_").replace("]", "") + ".zarr")
+        log.info("ingesting %s -> %s", ", ".join(str(p) for p in paths), target)
+        try:
+            ingest(paths, target, kind=kind)
+        except InputError as exc:
+            raise InputError(f"{yaml_path}: {exc}", path=ctx.workflow.source) from exc
+        stores[yaml_path] = str(target)
+    return {"stores": stores}
+
+
+def cut_field_windows(ctx: Context) -> dict[str, Any]:
+    """Windows along the recorded line become pairs (geogen.data.windows.cut_windows)."""
+    from geogen.data.windows import cut_windows
+
+    wf = ctx.workflow
+    cfg = wf.config.data.field
+    assert cfg is not None and wf.acquisition is not None
+    survey = open_store(ctx.resolve_store("data.field.survey", cfg.survey), kind="survey")
+    section = open_store(ctx.resolve_store("data.field.velocity", cfg.velocity), kind="velocity")
+    pairs, report = cut_windows(survey, section, wf.acquisition, stride_m=cfg.stride_m,
+                                min_live_fraction=cfg.min_live_fraction)
+    target = ctx.data_dir / "field_pairs.zarr"
+    report_dict = _as_dict(report)
+    if pairs.sizes.get("sample", 0) == 0:
+        raise InputError(
+            f"data.field: no window along the line has {cfg.min_live_fraction:.0%} live traces "
+            f"({report_dict}); lower data.field.min_live_fraction or check the survey", path=wf.source)
+    write_store(pairs, target, kind="pairs")
+    (ctx.data_dir / "windows.json").write_text(json.dumps(report_dict, indent=2, default=str))
+    log.info("cut %d windows along the line (%s)", pairs.sizes["sample"], report_dict)
+    return {"pairs_store": str(target), "windows": report_dict}
+
+
+def assemble(ctx: Context) -> dict[str, Any]:
+    """One velocity store and one pairs store for training, checked against the acquisition."""
+    import xarray as xr
+
+    wf = ctx.workflow
+    velocity: list[tuple[str, Path]] = []
+    pairs: list[tuple[str, Path]] = []
+    if "synth" in ctx.outputs:
+        velocity.append(("data.synth", Path(ctx.outputs["synth"]["velocity_store"])))
+        pairs.append(("data.synth", Path(ctx.outputs["synth"]["pairs_store"])))
+    for i, src in enumerate(wf.config.data.velocity):
+        velocity.append((f"data.velocity[{i}]", ctx.resolve_store(f"data.velocity[{i}]", src)))
+    for i, src in enumerate(wf.config.data.paired):
+        pairs.append((f"data.paired[{i}]", ctx.resolve_store(f"data.paired[{i}]", src)))
+    if "windows" in ctx.outputs:
+        pairs.append(("data.field", Path(ctx.outputs["windows"]["pairs_store"])))
+
+    pair_sets = [(where, p, open_store(p, kind="pairs")) for where, p in pairs]
+    acq = wf.acquisition
+    for where, p, ds in pair_sets:
+        found = Acquisition.from_attrs(ds.attrs)
+        if acq is None:
+            acq = found
+        wf.check_acquisition_fits(found, where, p)
+    assert acq is not None
+    vel_sets = [(where, p, open_store(p, kind="velocity")) for where, p in velocity]
+    for where, p, ds in vel_sets:
+        wf.check_velocity_fits(ds, acq, where, p)
+    if not vel_sets:  # only pairs given: their velocity maps are the velocity set
+        vel_sets = [(where, p, ds[["velocity"]].rename(sample="model")) for where, p, ds in pair_sets]
+
+    velocity_store = _one_store([ds for *_, ds in vel_sets], [p for _, p, _ in vel_sets],
+                                ctx.data_dir / "velocity.zarr", "velocity", "model", xr)
+    pairs_store = _one_store([ds for *_, ds in pair_sets], [p for _, p, _ in pair_sets],
+                             ctx.data_dir / "pairs.zarr", "pairs", "sample", xr)
+    n_vel = int(sum(ds.sizes["model"] for *_, ds in vel_sets))
+    n_pairs = int(sum(ds.sizes["sample"] for *_, ds in pair_sets))
+    log.info("training data: %d velocity maps, %d pairs", n_vel, n_pairs)
+    return {"velocity_store": str(velocity_store), "pairs_store": str(pairs_store),
+            "n_velocity": n_vel, "n_pairs": n_pairs, "acquisition": acq.to_json()}
+
+
+def _one_store(sets: list[Any], paths: list[Path], target: Path, kind: str, dim: str, xr: Any) -> Path:
+    """Use a single source store as it is; concatenate several (lazily) into ``target``."""
+    if len(sets) == 1 and sets[0].attrs.get("geogen_kind") == kind and paths[0].is_dir():
+        return paths[0]
+    keep = ["velocity"] if kind == "velocity" else ["velocity", "seismic"]
+    parts = [ds[keep].drop_vars(dim, errors="ignore") for ds in sets]
+    merged = xr.concat(parts, dim=dim, combine_attrs="override", coords="minimal", compat="override")
+    merged = merged.assign_coords({dim: np.arange(merged.sizes[dim], dtype=np.int64)})
+    write_store(merged, target, kind=kind)
+    return target
+
+
+# ------------------------------------------------------------------------ training
+def train_model(ctx: Context) -> dict[str, Any]:
+    """All three UB-Diff steps (geogen.training.train); resumes on its own."""
+    from geogen.training import train
+
+    cfg = ctx.workflow.config
+    data = ctx.outputs["assemble"]
+    log.info("training (step1, step2, diffusion) into %s", ctx.run_dir)
+    train(data["velocity_store"], data["pairs_store"], ctx.run_dir,
+          model=cfg.model, training=cfg.training, splits=cfg.data.splits)
+    return {"checkpoints": sorted(str(p.relative_to(ctx.run_dir)) for p in (ctx.run_dir / "checkpoints").glob("*.pt"))}
+
+
+def generate_pairs(ctx: Context) -> dict[str, Any]:
+    """New pairs from the trained model (geogen.generation.generate)."""
+    from geogen.generation import generate
+
+    g = ctx.workflow.config.generation
+    target = ctx.run_dir / "generated.zarr"
+    log.info("generating %d pairs (%s, %d steps)", g.n, g.sampler, g.steps)
+    generate(ctx.run_dir, g.n, target, steps=g.steps, sampler=g.sampler, seed=g.seed, batch_size=g.batch_size)
+    return {"store": str(target), "n": g.n}
+
+
+def validate_pairs(ctx: Context) -> dict[str, Any]:
+    """Model each generated map with Devito and compare (geogen.evaluation.physics_check.validate)."""
+    from geogen.evaluation.physics_check import validate
+
+    v = ctx.workflow.config.validation
+    store = Path(ctx.outputs["generate"]["store"])
+    filtered = ctx.run_dir / "filtered.zarr" if v.filter is not None else None
+    log.info("validating %s against Devito", store)
+    floor_run: Path | None = ctx.run_dir
+    splits = ctx.run_dir / "splits.json"
+    if splits.exists() and not json.loads(splits.read_text()).get("pairs", {}).get("test"):
+        log.info("no held-out test pairs (data.splits.test): no autoencoder floor to compare with")
+        floor_run = None
+    summary = validate(store, run_dir=floor_run, workers=v.workers, filter=v.filter, filter_out=filtered, write=True)
+    summary = json.loads(json.dumps(summary, default=_jsonable))
+    if floor_run is None:  # validate() writes validation.json only when given the run
+        tmp = ctx.run_dir / ".validation.json.partial"
+        tmp.write_text(json.dumps(summary, indent=2))
+        tmp.replace(ctx.run_dir / "validation.json")
+    summary.get("floor", {}).pop("per_sample", None)  # full lists stay in validation.json
+    out: dict[str, Any] = {"summary": summary, "report": "validation.json"}
+    if filtered is not None:
+        out["filtered_store"] = str(filtered)
+    return out
+
+
+def export_pairs(ctx: Context) -> dict[str, Any]:
+    """Write the generated (or filtered) pairs in each requested format (geogen.io.export)."""
+    from geogen.io import export
+
+    e = ctx.workflow.config.export
+    store = ctx.run_dir / ("filtered.zarr" if e.source == "filtered" else "generated.zarr")
+    ds = open_store(store, kind="pairs")
+    x0 = line_origin(ctx) if e.x_origin_m is None else e.x_origin_m
+    if x0:
+        ds = ds.assign_coords({name: ds[name] + x0 for name in ("x", "source_x", "receiver_x")})
+        ds = ds.assign_attrs(x_origin_m=x0)
+    written = {}
+    for fmt in e.formats:
+        target = ctx.run_dir / "export" / f"{e.source}{EXPORT_SUFFIX[fmt]}"
+        log.info("exporting %s as %s -> %s", store.name, fmt, target)
+        written[fmt] = str(export(ds, target, format=fmt, **ctx.workflow.export_options()))
+    return {"files": written, "x_origin_m": x0}
+
+
+def line_origin(ctx: Context) -> float:
+    """Start of the recorded line (its velocity section's first x) for field workflows, else 0."""
+    if ctx.workflow.config.data.field is None:
+        return 0.0
+    section = open_store(ctx.resolve_store("data.field.velocity", ctx.workflow.config.data.field.velocity))
+    return float(section["x"].values[0])
+
+
+# -------------------------------------------------------------------------- report
+def make_plots(ctx: Context) -> list[str]:
+    """Training curves, the physics-check histogram and a sheet of generated pairs vs Devito."""
+    from geogen.evaluation import plots
+
+    made: list[Path | None] = []
+    metrics = ctx.run_dir / "metrics.jsonl"
+    if metrics.exists():
+        made.append(plots.training_curves(metrics, ctx.run_dir / "plots" / "training_curves.png"))
+    generated = ctx.run_dir / "generated.zarr"
+    if "validate" in ctx.outputs and generated.exists():
+        store = open_store(generated)
+        report_file = ctx.run_dir / "validation.json"
+        full = json.loads(report_file.read_text()) if report_file.exists() else ctx.outputs["validate"]["summary"]
+        made.append(plots.physics_histogram(full, ctx.run_dir / "plots" / "physics_rel_l2.png", store=store))
+        made.append(_pairs_sheet(ctx, store, plots))
+    return [str(p.relative_to(ctx.run_dir)) for p in made if p is not None]
+
+
+def _pairs_sheet(ctx: Context, store: Any, plots: Any, n: int = 3) -> Path:
+    """The first generated pairs beside Devito's record of their velocity maps."""
+    from geogen.data.datasets import acquisition_of
+    from geogen.physics import forward
+
+    acq = acquisition_of(store)
+    k = min(n, store.sizes["sample"])
+    velocity = np.asarray(store["velocity"].isel(sample=slice(0, k)).values, dtype=np.float32)
+    seismic = np.asarray(store["seismic"].isel(sample=slice(0, k)).transpose("sample", "source", "time", "receiver").values)
+    modelled = forward(velocity, acq)
+    return plots.pairs_sheet(velocity, seismic, modelled, acq, ctx.run_dir / "plots" / "generated_pairs.png")
+
+
+def _last_metrics(run_dir: Path) -> dict[str, dict[str, Any]]:
+    """The last metrics row of each training step."""
+    last: dict[str, dict[str, Any]] = {}
+    path = run_dir / "metrics.jsonl"
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            last[str(row.get("stage") or "training")] = row
+    return last
+
+
+def _as_dict(obj: Any) -> dict[str, Any]:
+    if obj is None:
+        return {}
+    if isinstance(obj, dict):
+        return json.loads(json.dumps(obj, default=_jsonable))
+    if hasattr(obj, "model_dump"):
+        return json.loads(json.dumps(obj.model_dump(), default=_jsonable))
+    if hasattr(obj, "__dataclass_fields__"):
+        import dataclasses
+
+        return json.loads(json.dumps(dataclasses.asdict(obj), default=_jsonable))
+    return {"report": str(obj)}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    return str(value)
+
+
+def report(ctx: Context, timings: dict[str, float], wall_s: float) -> dict[str, Any]:
+    """summary.json and a readable summary.md: data, training, generation, physics check, files."""
+    wf = ctx.workflow
+    plots = make_plots(ctx)
+    data = ctx.outputs.get("assemble", {})
+    summary: dict[str, Any] = {
+        "workflow": wf.name,
+        "source": None if wf.source is None else str(wf.source),
+        "config_sha256": wf.config_hash,
+        "run_dir": str(ctx.run_dir),
+        "data": {k: data.get(k) for k in ("n_velocity", "n_pairs", "velocity_store", "pairs_store")},
+        "training": _last_metrics(ctx.run_dir),
+        "stage_seconds": timings,
+        "this_invocation_wall_s": round(wall_s, 2),
+    }
+    if "windows" in ctx.outputs:
+        summary["field_windows"] = ctx.outputs["windows"]["windows"]
+    if "generate" in ctx.outputs:
+        summary["generation"] = {**wf.config.generation.model_dump(), "store": ctx.outputs["generate"]["store"]}
+    if "validate" in ctx.outputs:
+        summary["validation"] = ctx.outputs["validate"]["summary"]
+    if "export" in ctx.outputs:
+        summary["export"] = ctx.outputs["export"]["files"]
+    summary["plots"] = plots
+    text = json.dumps(summary, indent=2, default=_jsonable)
+    (ctx.run_dir / "summary.json").write_text(text + "\n")
+    (ctx.run_dir / "summary.md").write_text(_markdown(summary))
+    return {"summary": "summary.md"}
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_fmt(v)}" for k, v in value.items())
+    return str(value)
+
+
+def _validation_table(v: dict[str, Any]) -> list[str]:
+    """Median / p10 / p90 of each physics figure, generated pairs beside the autoencoder floor."""
+    floor = v.get("floor") or {}
+    lines = [f"{v.get('n_pairs')} generated pairs, each modelled with Devito in its own acquisition; "
+             "floor: held-out real pairs passed through the trained autoencoder.", "",
+             "| figure | generated median | p10 | p90 | floor median |", "|---|---|---|---|---|"]
+    for name in ("physics_rel_l2", "physics_ssim", "first_arrival_error_s"):
+        g = v.get(name)
+        if not isinstance(g, dict):
+            continue
+        f = floor.get(name, {}) if isinstance(floor, dict) else {}
+        lines.append(f"| {name} | {_fmt(g.get('median'))} | {_fmt(g.get('p10'))} | {_fmt(g.get('p90'))} "
+                     f"| {_fmt(f.get('median', '-'))} |")
+    if "median_rel_l2_over_floor" in v:
+        lines += ["", f"Median relative L2 over the floor: {_fmt(v['median_rel_l2_over_floor'])} "
+                  "(1 means as consistent with the wave equation as the autoencoder itself)."]
+    if "filter" in v:
+        flt = v["filter"]
+        lines.append(f"Filter relative L2 <= {_fmt(flt.get('threshold_rel_l2'))}: kept {flt.get('kept')}, "
+                     f"dropped {flt.get('dropped')} (`{flt.get('out')}`).")
+    return lines
+
+
+def _markdown(s: dict[str, Any]) -> str:
+    lines = [f"# geogen run: {s['workflow']}", "",
+             f"- workflow file: `{s['source']}`", f"- config sha256: `{s['config_sha256'][:16]}`",
+             f"- run directory: `{s['run_dir']}`", ""]
+    d = s["data"]
+    lines += ["## Data", "", f"- velocity maps: {d.get('n_velocity')} (`{d.get('velocity_store')}`)",
+              f"- pairs: {d.get('n_pairs')} (`{d.get('pairs_store')}`)"]
+    if "field_windows" in s:
+        lines.append(f"- field windows: {_fmt(s['field_windows'])}")
+    lines += ["", "## Training (last logged values)", ""]
+    for stage, row in s["training"].items():
+        lines.append(f"- {stage}: " + ", ".join(f"{k} {_fmt(v)}" for k, v in row.items() if k != "stage"))
+    if "generation" in s:
+        g = s["generation"]
+        lines += ["", "## Generation", "", f"- {g['n']} pairs, {g['sampler']} sampler, {g['steps']} steps, seed {g['seed']} (`{g['store']}`)"]
+    if "validation" in s:
+        lines += ["", "## Physics check (Devito)", ""] + _validation_table(s["validation"])
+    if "export" in s:
+        lines += ["", "## Exported", ""] + [f"- {fmt}: `{path}`" for fmt, path in s["export"].items()]
+    if s["plots"]:
+        lines += ["", "## Plots", ""] + [f"- `{p}`" for p in s["plots"]]
+    lines += ["", "## Time per stage (s, as last run)", ""]
+    lines += [f"- {k}: {v:.1f}" for k, v in s["stage_seconds"].items()]
+    lines.append(f"- all stages: {sum(s['stage_seconds'].values()):.1f}")
+    lines.append(f"- this invocation (skipped stages cost nothing): {s['this_invocation_wall_s']:.1f}")
+    return "\n".join(lines) + "\n"
