@@ -172,8 +172,17 @@ def blocks(files: Sequence[NpyFile], block: int) -> Iterator[tuple[int, int, lis
         yield a, b, pieces
 
 
-def read_block(pieces: list[tuple[NpyFile, int, int]], maps: dict[Path, np.ndarray]) -> np.ndarray:
-    parts = [np.asarray(maps[f.path][lo:hi], dtype=np.float32) for f, lo, hi in pieces]
+def read_block(pieces: list[tuple[NpyFile, int, int]]) -> np.ndarray:
+    """Copy a block out of its files as float32.
+
+    Each piece maps its file afresh and drops the map after the copy, so the pages read
+    leave this process's resident set with the block instead of piling up file by file.
+    """
+    parts = []
+    for f, lo, hi in pieces:
+        mapped = f.open()
+        parts.append(np.array(mapped[lo:hi], dtype=np.float32))
+        del mapped
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
@@ -237,10 +246,9 @@ class OpenFWIAdapter(Adapter):
         template.to_zarr(out, mode="w", zarr_format=3, consolidated=False, compute=False,
                          encoding=encoding_for(template, {"velocity": {"model": chunk}}))
         target = zarr.open_group(out, mode="r+", zarr_format=3)["velocity"]
-        maps = {f.path: f.open() for f in files}
         step = chunk * 4  # several chunks per write so zarr encodes them concurrently
         for a, b, pieces in track(list(blocks(files, step)), description="ingest velocity"):
-            values = read_block(pieces, maps)
+            values = read_block(pieces)
             _check_velocity_block(values, pieces)
             target[a:b] = values
 
@@ -278,15 +286,13 @@ class OpenFWIAdapter(Adapter):
                          encoding=encoding_for(template, {"velocity": {"sample": chunk}, "seismic": {"sample": chunk}}))
         group = zarr.open_group(out, mode="r+", zarr_format=3)
         vfiles, sfiles = [v for v, _ in pairs], [s for _, s in pairs]
-        vmaps = {f.path: f.open() for f in vfiles}
-        smaps = {f.path: f.open() for f in sfiles}
         step = chunk * 2
         for (a0, b0, vpieces), (_, _, spieces) in track(
             list(zip(blocks(vfiles, step), blocks(sfiles, step))), description="ingest pairs"
         ):
-            values = read_block(vpieces, vmaps)
+            values = read_block(vpieces)
             _check_velocity_block(values, vpieces)
-            records = read_block(spieces, smaps)
+            records = read_block(spieces)
             bad = ~np.isfinite(records)
             if bad.any():
                 i = int(np.argwhere(bad)[0][0])

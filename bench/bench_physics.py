@@ -3,9 +3,10 @@
 1. Seconds per shot of ``geogen.physics.forward`` against Devito's own compiled
    operator applied directly to the same shots in the same process (the limit), and
    geogen's overhead over it.
-2. Pairs per second of ``geogen.physics.synth`` with 1 worker (in-process) and with 2
-   dask worker processes: end to end (cluster start and compile included) and in
-   steady state (between the first and the last finished block).
+2. Pairs per second of ``geogen.physics.synth``: with ``workers=1`` (in-process) and
+   ``workers=2`` (its own LocalCluster), and on an already running cluster of 1 and of
+   2 worker processes joined by address; end to end (compile, and cluster start where
+   synth starts it, included) and in steady state (first to last finished block).
 
 Usage: python bench/bench_physics.py [N_PAIRS] [REPEATS]
 """
@@ -54,12 +55,13 @@ def per_shot(acq: Acquisition, maps: np.ndarray) -> tuple[float, float]:
     return t_geo / shots, t_dev / shots
 
 
-def synth_rate(n: int, workers: int) -> tuple[float, float]:
+def synth_rate(n: int, workers: int = 1, scheduler: str | None = None) -> tuple[float, float]:
     """(end-to-end pairs/s, steady-state pairs/s) for ``n`` openfwi pairs."""
     stamps: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         synth(tmp, family="curvefault", n_velocity=n, n_paired=n, preset="openfwi", seed=0, workers=workers,
+              scheduler=scheduler,
               on_block=lambda kind, start: stamps.append(time.perf_counter()) if kind == "pairs" else None)
         total = time.perf_counter() - t0
     steady = (len(stamps) - 1) * PAIRS_BLOCK / (stamps[-1] - stamps[0]) if len(stamps) > 1 else float("nan")
@@ -82,11 +84,21 @@ def main() -> None:
     rates = {}
     for workers in (1, 2):
         rates[workers] = synth_rate(n_pairs, workers)
-        print(f"synth openfwi, {n_pairs} pairs, {workers} worker(s): {rates[workers][0]:.2f} pairs/s end to end, "
+        how = "in-process" if workers == 1 else "own LocalCluster, start-up included"
+        print(f"synth openfwi, {n_pairs} pairs, workers={workers} ({how}): {rates[workers][0]:.2f} pairs/s end to end, "
               f"{rates[workers][1]:.2f} pairs/s steady; load: {uptime()}")
-    print(f"speed-up from the second worker: {rates[2][0] / rates[1][0]:.2f}x end to end, "
+    print(f"  speed-up workers=2 over workers=1: {rates[2][0] / rates[1][0]:.2f}x end to end, "
           f"{rates[2][1] / rates[1][1]:.2f}x steady (target >= 1.7x)")
+    from dask.distributed import LocalCluster
 
+    joined = {}
+    for workers in (1, 2):
+        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+            joined[workers] = synth_rate(n_pairs, scheduler=cluster.scheduler_address)
+        print(f"synth openfwi, {n_pairs} pairs, running {workers}-worker cluster joined by --scheduler: "
+              f"{joined[workers][0]:.2f} pairs/s end to end, {joined[workers][1]:.2f} pairs/s steady; load: {uptime()}")
+    print(f"  speed-up from the second dask worker: {joined[2][0] / joined[1][0]:.2f}x end to end, "
+          f"{joined[2][1] / joined[1][1]:.2f}x steady (target >= 1.7x)")
 
 if __name__ == "__main__":
     main()

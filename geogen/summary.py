@@ -95,12 +95,11 @@ def info(store: str | os.PathLike[str] | xr.Dataset) -> dict[str, Any]:
         if var.attrs.get("units") is not None:
             entry["units"] = str(var.attrs["units"])
         summary["variables"][str(name)] = entry
-        if var.dtype.kind in "fiu" and var.size and (var.ndim >= 2 or str(name).startswith("physics")):
+        if var.dtype.kind == "f" and var.size:  # data and per-sample metrics; not raw header bytes
             data = _lazy(var)
             pending[("variables", str(name), "min")] = da.nanmin(data)
             pending[("variables", str(name), "max")] = da.nanmax(data)
-            if var.dtype.kind == "f":
-                pending[("variables", str(name), "nonfinite")] = (~da.isfinite(data)).sum()
+            pending[("variables", str(name), "nonfinite")] = (~da.isfinite(data)).sum()
     if "trace_mask" in ds.variables:
         pending[("traces", "live", "")] = _lazy(ds["trace_mask"]).astype(np.int64).sum()
     values = dict(zip(pending, dask.compute(*pending.values()))) if pending else {}

@@ -37,7 +37,11 @@ class SynthConfig(_Strict):
 
 
 class FieldConfig(_Strict):
-    """A recorded 2-D line cut into windows; each window with enough live traces is one pair."""
+    """A recorded 2-D line cut into windows; each window with enough live traces is one pair.
+
+    The windows' velocity patches also join the velocity maps of steps 1 and 3, so that
+    the encoder and the diffusion prior see the line's own geology.
+    """
 
     survey: str = Field(description="shot gathers of the line: a survey store or a SEG-Y file to ingest")
     velocity: str = Field(description="velocity section of the same line: a velocity store or a SEG-Y file")

@@ -88,12 +88,15 @@ def test_receiver_outside_grid_rejected():
 
 
 def test_dask_workers_give_the_same_records(small, maps):
-    """Two local worker processes: shot-parallel for one map, map-parallel for many."""
+    """An existing two-process cluster joined by address: map-parallel and shot-parallel."""
+    from dask.distributed import LocalCluster
+
     serial = forward(maps, small)
-    np.testing.assert_array_equal(forward(maps, small, workers=2), serial)
-    np.testing.assert_array_equal(forward(maps[:1], small, workers=2), serial[:1])
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+        np.testing.assert_array_equal(forward(maps, small, scheduler=cluster.scheduler_address), serial)
+        np.testing.assert_array_equal(forward(maps[:1], small, scheduler=cluster.scheduler_address), serial[:1])
 
 
 def test_unreachable_scheduler_is_an_input_error(small, maps):
-    with pytest.raises(InputError, match="--scheduler"):
+    with pytest.raises(InputError, match="--scheduler tcp://127.0.0.1:9: no dask scheduler"):
         forward(maps[:1], small, scheduler="tcp://127.0.0.1:9")

@@ -116,3 +116,27 @@ def test_cli(tmp_path, capsys):
     assert exit_.value.code == 2
     assert "unknown acquisition preset 'tiny'" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_run_killed_while_moving_stores_into_place_finishes(reference, tmp_path):
+    def stop_at_last_block(kind, start):
+        if kind == "pairs" and start == 4:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        synth(tmp_path, family="flatfault", n_velocity=N_VEL, n_paired=N_PAIR, acquisition=ACQ, seed=5,
+              on_block=stop_at_last_block)
+    # as if killed after the first of the two final renames
+    (tmp_path / WORK_DIR / "velocity.zarr").rename(tmp_path / "velocity.zarr")
+    result = synth(tmp_path, family="flatfault", n_velocity=N_VEL, n_paired=N_PAIR, acquisition=ACQ, seed=5)
+    assert result.blocks_computed == 0 and not (tmp_path / WORK_DIR).exists()
+    xr.testing.assert_identical(_load(tmp_path / "pairs.zarr"), _load(reference / "pairs.zarr"))
+
+
+def test_cli_unreachable_scheduler(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["synth", "--out", str(tmp_path), "--n-velocity", "2", "--n-paired", "1",
+              "--scheduler", "tcp://127.0.0.1:9"])
+    assert exit_.value.code == 2
+    assert "no dask scheduler answers there" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())  # refused before any work

@@ -198,3 +198,22 @@ def test_several_models_and_no_usable_window_are_input_errors(line):
     dead = survey.assign(trace_mask=survey["trace_mask"] & False)
     with pytest.raises(InputError, match="no window along the line could be cut"):
         cut_windows(dead, section, ACQ)
+
+
+def test_along_line_turns_map_coordinates_into_distance(line):
+    survey, section = line
+    # Lay the line out on the map at azimuth 30 degrees (east of north), from (5000, 9000).
+    az = np.radians(30.0)
+    def to_map(d):
+        return 5000.0 + d * np.sin(az), 9000.0 + d * np.cos(az)
+    sx, sy = to_map(survey["source_x"])
+    rx, ry = to_map(survey["receiver_x"])
+    mapped = survey.assign(source_x=sx, source_y=sy, receiver_x=rx, receiver_y=ry)
+    from geogen.data.windows import along_line
+    flat = along_line(mapped)
+    np.testing.assert_allclose(flat["source_x"].values, survey["source_x"].values, atol=1e-6)
+    np.testing.assert_allclose(flat["receiver_x"].values, survey["receiver_x"].values, atol=1e-6)
+    np.testing.assert_allclose(flat["source_x_map"].values, sx.values)
+    assert abs(flat.attrs["line_azimuth_deg"] - 30.0) < 1e-6
+    pairs, report = cut_windows(flat, section, ACQ, stride_m=150.0)
+    assert report.n_kept == 4

@@ -196,3 +196,24 @@ def test_cli_prints_one_line_and_exits_2(tmp_path):
     assert out.stderr.strip().splitlines() == [f"error: {path}: training.step2.epochs: must be > 0 (got 0)"]
     assert out.stdout == ""
     assert not (tmp_path / "run").exists()
+
+
+def field_workflow(tmp_path: Path, survey: Path, section: Path) -> dict:
+    return {"run": {"dir": str(tmp_path / "run")}, "acquisition": {"preset": "small"},
+            "data": {"field": {"survey": str(survey), "velocity": str(section)}}}
+
+
+def test_field_survey_of_the_wrong_kind(tmp_path):
+    section = write_store(velocity_dataset(np.full((1, 40, 100), 2000.0, np.float32), dz=10, dx=10),
+                          tmp_path / "section.zarr")
+    msg = error_of(tmp_path, field_workflow(tmp_path, section, section))
+    assert f"data.field.survey: {section} is a velocity store, expected survey" in msg
+
+
+def test_field_section_shorter_than_one_window(tmp_path):
+    survey = write_store(velocity_dataset(np.full((1, 4, 4), 2000.0, np.float32), dz=10, dx=10)
+                         .assign_attrs(geogen_kind="survey"), tmp_path / "survey.zarr")
+    short = write_store(velocity_dataset(np.full((1, 40, 20), 2000.0, np.float32), dz=10, dx=10),
+                        tmp_path / "short.zarr")
+    msg = error_of(tmp_path, field_workflow(tmp_path, survey, short))
+    assert "data.field.velocity:" in msg and "spans 190 m along the line" in msg and "310 m" in msg

@@ -34,6 +34,9 @@ def ingest(
     header: list[str] = typer.Option([], "--header", help="Override a trace-header location, NAME=BYTE (1-based); repeatable."),
     duplicates: str = typer.Option("error", "--duplicates", help="error|first|last: what to do with duplicate traces."),
     json_out: bool = typer.Option(False, "--json", help="Print the new store's summary as JSON."),
+    dz: Optional[float] = typer.Option(None, "--dz", help="SEG-Y velocity: depth sample spacing in m (default: from the sample interval field)."),
+    dx: Optional[float] = typer.Option(None, "--dx", help="SEG-Y velocity section: trace spacing in m (default: from the trace coordinates)."),
+    depth_unit: Optional[str] = typer.Option(None, "--depth-unit", help="SEG-Y velocity: read the sample interval field as auto|m|mm (auto: >=100 is mm)."),
 ) -> None:
     """Turn SEG-Y, OpenFWI .npy, Zarr or netCDF data into a geogen Zarr store."""
     from geogen.io import default_store_path, ingest as run_ingest
@@ -41,7 +44,8 @@ def ingest(
 
     if kind not in ("auto", "survey", "poststack", "velocity", "pairs"):
         raise InputError(f"--kind {kind!r}: choose auto, survey, poststack or velocity")
-    ds = run_ingest(paths, out, kind=kind, headers=parse_header_overrides(header), duplicates=duplicates)
+    extra = {k: v for k, v in {"dz": dz, "dx": dx, "depth_unit": depth_unit}.items() if v is not None}
+    ds = run_ingest(paths, out, kind=kind, headers=parse_header_overrides(header), duplicates=duplicates, **extra)
     target = out if out is not None else default_store_path(paths[0])
     summary = info(target)
     if json_out:
@@ -101,9 +105,11 @@ def export(
     store: Path = typer.Argument(..., help="A geogen store."),
     format: str = typer.Option(..., "--format", "-f", help="segy|netcdf|zarr"),  # noqa: A002
     out: Path = typer.Option(..., "--out", "-o", help="Output file (SEG-Y, netCDF) or directory."),
+    segy_format: Optional[str] = typer.Option(None, "--segy-format", help="SEG-Y sample format: ibm|ieee|int32|int16|int8 (default: the original's, IEEE for geogen's own stores)."),
 ) -> None:
     """Write a store out as SEG-Y, netCDF or Zarr."""
     from geogen.io import export as run_export
 
-    path = run_export(store, out, format=format)
+    extra = {"segy_format": segy_format} if segy_format else {}
+    path = run_export(store, out, format=format, **extra)
     typer.echo(f"wrote {path}")

@@ -11,6 +11,10 @@ import typer
 from geogen.cli.app import app
 
 
+def _num(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.4g}"
+
+
 def format_validation(summary: dict[str, Any]) -> str:
     """The summary as a few readable lines (median and 90th percentile, floor beside)."""
     lines = [f"{summary['store']}: {summary['n_pairs']} {summary.get('origin') or ''} pairs checked against Devito"]
@@ -18,12 +22,12 @@ def format_validation(summary: dict[str, Any]) -> str:
     for key, label in (("physics_rel_l2", "relative L2"), ("physics_ssim", "SSIM"),
                        ("first_arrival_error_s", "first-arrival error (s)")):
         s = summary[key]
-        line = f"  {label:<26} median {s['median']:.4g}  p90 {s['p90']:.4g}"
+        line = f"  {label:<26} median {_num(s['median'])}  p90 {_num(s['p90'])}"
         if key in floor:
-            line += f"   floor median {floor[key]['median']:.4g}  p90 {floor[key]['p90']:.4g}"
+            line += f"   floor median {_num(floor[key]['median'])}  p90 {_num(floor[key]['p90'])}"
         lines.append(line)
     if "median_rel_l2_over_floor" in summary:
-        lines.append(f"  median relative L2 / autoencoder floor: {summary['median_rel_l2_over_floor']:.3g}")
+        lines.append(f"  median relative L2 / autoencoder floor: {_num(summary['median_rel_l2_over_floor'])}")
     if "filter" in summary:
         f = summary["filter"]
         lines.append(f"  kept {f['kept']} of {f['kept'] + f['dropped']} pairs with rel L2 <= {f['threshold_rel_l2']:g} -> {f['out']}")

@@ -37,7 +37,7 @@ import xarray as xr
 
 from geogen.acquisition import Acquisition
 from geogen.data.datasets import pairs_dataset
-from geogen.data.store import require_kind
+from geogen.data.store import check_velocity_values, require_kind
 from geogen.errors import InputError
 
 SINC_HALF_WIDTH = 8  # samples of the band-limited kernel on each side
@@ -135,6 +135,48 @@ def _require(ds: xr.Dataset, names: tuple[str, ...], what: str) -> None:
         raise InputError(f"the {what} store lacks {', '.join(missing)}; it must be written by geogen ingest")
 
 
+def _per_trace(var: xr.DataArray) -> xr.DataArray:
+    """A per-trace variable in (shot, receiver) order, whichever order it was stored in."""
+    order = [d for d in ("shot", "receiver") if d in var.dims]
+    return var.transpose(*order) if len(order) == var.ndim else var
+
+
+def along_line(survey: xr.Dataset) -> xr.Dataset:
+    """The survey with ``source_x``/``receiver_x`` replaced by distance along the line (m).
+
+    A recorded line carries map coordinates (easting, northing).  The line direction is
+    the principal axis of the source positions, oriented from the first shot to the
+    last; distances are measured from the first shot's projection.  The map coordinates
+    are kept as ``source_x_map``/``source_y_map``/``receiver_x_map``/``receiver_y_map``.
+    Use it when the velocity section's ``x`` is distance along the line from the first
+    shot.
+    """
+    require_kind(survey, "survey")
+    _require(survey, ("source_x", "source_y", "receiver_x", "receiver_y"), "survey")
+    sx, sy = (np.asarray(survey[n].values, dtype=np.float64) for n in ("source_x", "source_y"))
+    good = np.isfinite(sx) & np.isfinite(sy)
+    if good.sum() < 2:
+        raise InputError("the survey has fewer than two shots with coordinates; a line needs at least two")
+    pts = np.column_stack([sx[good], sy[good]])
+    centre = pts.mean(axis=0)
+    direction = np.linalg.svd(pts - centre, full_matrices=False)[2][0]
+    if np.dot(pts[-1] - pts[0], direction) < 0:
+        direction = -direction
+    origin = np.dot(pts[0] - centre, direction)
+
+    def distance(x: xr.DataArray, y: xr.DataArray) -> xr.DataArray:
+        d = (x - centre[0]) * direction[0] + (y - centre[1]) * direction[1] - origin
+        return d.assign_attrs(units="m", long_name="distance along the line from the first shot")
+
+    out = survey.copy()
+    for who in ("source", "receiver"):
+        x, y = survey[f"{who}_x"], survey[f"{who}_y"]
+        out[f"{who}_x_map"], out[f"{who}_y_map"] = x, y
+        out[f"{who}_x"] = distance(x, y)
+    out.attrs["line_azimuth_deg"] = float(np.degrees(np.arctan2(direction[0], direction[1])) % 360.0)
+    return out
+
+
 class _Line:
     """The survey's geometry in memory and its shots on demand (time-resampled, cached)."""
 
@@ -143,9 +185,10 @@ class _Line:
         self.seismic = survey["seismic"].transpose("shot", "receiver", "time")
         n_shot, n_rec = self.seismic.shape[:2]
         self.source_x = np.asarray(survey["source_x"].values, dtype=np.float64).reshape(n_shot)
-        rx = np.asarray(survey["receiver_x"].values, dtype=np.float64)
+        rx = np.asarray(_per_trace(survey["receiver_x"]).values, dtype=np.float64)
         self.receiver_x = np.broadcast_to(rx if rx.ndim == 2 else rx[None], (n_shot, n_rec))
-        mask = np.asarray(survey["trace_mask"].values, dtype=bool) if "trace_mask" in survey.variables else np.ones((n_shot, n_rec), bool)
+        mask = (np.asarray(_per_trace(survey["trace_mask"]).values, dtype=bool) if "trace_mask" in survey.variables
+                else np.ones((n_shot, n_rec), bool))
         self.mask = np.broadcast_to(mask, (n_shot, n_rec)) & np.isfinite(self.receiver_x)
         self.ffid = np.asarray(survey["ffid"].values).reshape(n_shot) if "ffid" in survey.variables else None
         t_in = np.asarray(survey["time"].values, dtype=np.float64)
@@ -216,7 +259,9 @@ def cut_windows(
     frame (distance along the line).  Windows start at the section's first ``x`` and
     move by ``stride_m`` (default: half a window).  Returns the pairs (coordinate
     ``window_x0(sample)``, ``trace_mask(sample, source, receiver)``, the recorded
-    ``shot_x``/``shot_index`` per source) and a :class:`WindowReport`.
+    ``shot_x``/``shot_index`` per source) and a :class:`WindowReport`.  The kept pairs
+    are held in memory (one record per window), so very small strides on long lines
+    cost memory in proportion.
     """
     require_kind(survey, "survey", path=survey.encoding.get("source"))
     require_kind(velocity, "velocity", path=velocity.encoding.get("source"))
@@ -229,6 +274,7 @@ def cut_windows(
         raise InputError(f"the window stride must be positive, not {stride:g} m")
 
     v, z, x = _section(velocity)
+    check_velocity_values(v, what="the velocity section")
     length, depth = x[-1] - x[0], z[-1] - z[0]
     if length < width - _EPS * width:
         raise InputError(

@@ -43,6 +43,7 @@ _ATTRS = {
     "first_arrival_error_s": {"units": "s", "long_name": "median first-break time error against Devito modelling"},
 }
 SEISMIC_DIMS = ("sample", "source", "time", "receiver")
+VELOCITY_DIMS = ("sample", "z", "x")
 Modeller = Callable[[np.ndarray], np.ndarray]
 
 
@@ -59,13 +60,13 @@ def compare(stored: np.ndarray, modelled: np.ndarray, dt: float) -> dict[str, np
 
 
 def summarise(values: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
-    """Median, 90th and 10th percentile, mean of each figure (NaN-safe)."""
+    """Median, 90th and 10th percentile, mean of each figure over its finite values."""
     out: dict[str, dict[str, float]] = {}
     for name, v in values.items():
         v = np.asarray(v, dtype=np.float64)
         v = v[np.isfinite(v)]
-        if v.size == 0:
-            out[name] = {"median": float("nan"), "p90": float("nan"), "p10": float("nan"), "mean": float("nan")}
+        if v.size == 0:  # JSON has no NaN: say "no value" instead
+            out[name] = {"median": None, "p90": None, "p10": None, "mean": None}
             continue
         out[name] = {"median": float(np.median(v)), "p90": float(np.percentile(v, 90)),
                      "p10": float(np.percentile(v, 10)), "mean": float(v.mean())}
@@ -132,18 +133,18 @@ def _open_pairs(store: PathLike) -> tuple[xr.Dataset, Acquisition]:
         raise InputError(exc.detail, path=store) from None
     except ValueError as exc:
         raise InputError(f"the 'acquisition' attribute is not valid ({exc})", path=store) from None
-    for name in ("velocity", "seismic"):
+    for name, dims in (("velocity", VELOCITY_DIMS), ("seismic", SEISMIC_DIMS)):
         if name not in ds:
             raise InputError(f"has no '{name}' variable; a pairs store needs velocity and seismic", path=store)
-    if set(ds["seismic"].dims) != set(SEISMIC_DIMS):
-        raise InputError(f"seismic has dimensions {ds['seismic'].dims}, expected {SEISMIC_DIMS}", path=store)
+        if set(ds[name].dims) != set(dims):
+            raise InputError(f"{name} has dimensions {ds[name].dims}, expected {dims}", path=store)
     shape = tuple(ds["seismic"].transpose(*SEISMIC_DIMS).shape[1:])
     if shape != acq.seismic_shape:
         raise InputError(f"seismic records are {shape} (source, time, receiver) but the acquisition says "
                          f"{acq.seismic_shape}; the store's attributes do not describe its data", path=store)
-    if tuple(ds["velocity"].shape[1:]) != acq.shape:
-        raise InputError(f"velocity maps are {tuple(ds['velocity'].shape[1:])} but the acquisition grid is "
-                         f"{acq.shape}", path=store)
+    vshape = tuple(ds["velocity"].transpose(*VELOCITY_DIMS).shape[1:])
+    if vshape != acq.shape:
+        raise InputError(f"velocity maps are {vshape} (z, x) but the acquisition grid is {acq.shape}", path=store)
     if ds.sizes["sample"] == 0:
         raise InputError("holds no pairs", path=store)
     return ds, acq
@@ -194,7 +195,7 @@ def validate(store: PathLike, *, run_dir: PathLike | None = None, workers: int =
     if workers < 1:
         raise InputError(f"--workers {workers}: need at least one worker")
     ds, acq = _open_pairs(store)
-    velocity = ds["velocity"].transpose("sample", "z", "x").data
+    velocity = ds["velocity"].transpose(*VELOCITY_DIMS).data
     seismic = ds["seismic"].transpose(*SEISMIC_DIMS).data
     size = block or max(16, 8 * workers)
     with physics_modeller(acq, workers=workers, scheduler=scheduler) as model:
@@ -211,7 +212,7 @@ def validate(store: PathLike, *, run_dir: PathLike | None = None, workers: int =
     if floor is not None:
         summary["floor"] = floor
         med, fmed = summary["physics_rel_l2"]["median"], floor["physics_rel_l2"]["median"]
-        summary["median_rel_l2_over_floor"] = float(med / fmed) if fmed > 0 else float("inf")
+        summary["median_rel_l2_over_floor"] = float(med / fmed) if med is not None and fmed else None
 
     result = ds.drop_vars([v for v in VARIABLES if v in ds])
     for name in VARIABLES:

@@ -106,7 +106,7 @@ def training_curves(metrics_jsonl: Path, target: Path) -> Path | None:
         if not isinstance(x, (int, float)):
             continue
         for key, value in row.items():
-            if key in ("stage", "step", "epoch", "time", "elapsed_s", "lr") or isinstance(value, bool):
+            if key in ("stage", "step", "epoch", "time", "seconds", "elapsed_s", "lr") or isinstance(value, bool):
                 continue
             if isinstance(value, (int, float)) and math.isfinite(value):
                 series.setdefault(stage, {}).setdefault(key, []).append((float(x), float(value)))

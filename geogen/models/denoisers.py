@@ -123,6 +123,6 @@ class UNet1DDenoiser(nn.Module):
 def build_denoiser(kind: str, latent_dim: int, *, width: int = 512, depth: int = 6) -> nn.Module:
     if kind == "mlp":
         return MLPDenoiser(latent_dim, width, depth)
-    if kind == "unet1d":
-        return UNet1DDenoiser(latent_dim)
+    if kind == "unet1d":  # base channels scale with the configured width (512 -> 64)
+        return UNet1DDenoiser(latent_dim, base=max(8, width // 8))
     raise ValueError(f"unknown denoiser {kind!r}; choose mlp or unet1d")

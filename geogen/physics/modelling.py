@@ -8,7 +8,7 @@ with Devito's core API (2nd order in time, ``space_order`` in space) on the velo
 grid padded by ``absorbing_width`` cells on every side.  ``sigma`` (1/s) is a damping
 layer: zero inside the map, growing quadratically across the padding, and scaled by
 the local velocity so that every wave loses the same factor whatever its speed.  The
-padded velocity repeats the map's edge values, so the layer itself reflects nothing.
+padded velocity repeats the map's edge values, so the padding adds no velocity contrast.
 
 Amplitude normalisation.  The source sample ``q`` is injected as ``q dt**2 / m`` at the
 source node (the usual finite-difference point source).  The discrete Laplacian
@@ -18,7 +18,10 @@ represents a point force of strength ``F`` at a node as ``F / (dx dz)``, so inje
     p(r, t) = dx * dz * (w * G)(t),    G = H(t - r/c) / (2 pi sqrt(t**2 - r**2/c**2)),
 
 the 2-D Green's function convolved with the wavelet ``w`` (tested in
-``tests/test_physics_accuracy.py``).
+``tests/test_physics_accuracy.py``).  Measured on the ``openfwi`` geometry in a
+3000 m/s medium, relative L2 over the direct arrival: 0.15-0.6 % with 120 absorbing
+cells, 1-5.7 % with 40 (the top of the layer lies 10 m above source and receivers,
+so what leaks back arrives with the direct wave); a sample early or late costs ~9-10 %.
 
 Time axis.  Devito steps ``n = 0 .. nt``; step ``n`` injects wavelet sample ``w(n dt)``
 into the wavefield at ``(n + 1) dt`` and receivers read the field at ``n dt``.  The
@@ -184,7 +187,12 @@ def forward(velocity: Any, acquisition: Acquisition, *, workers: int | None = No
     ``velocity`` is ``(z, x)`` or ``(sample, z, x)`` (numpy or xarray); the result is
     float32 ``(sample, source, time, receiver)`` on OpenFWI's time axis (see the module
     docstring).  ``workers`` > 1 or a ``scheduler`` address spreads maps and shots over
-    dask worker processes; ``None`` or 1 runs here, without a cluster.
+    dask worker processes; ``None`` or 1 runs here, without a cluster.  ``workers``
+    starts (and stops) a local cluster for this call, a few seconds; for many calls
+    start one cluster and pass its ``scheduler`` address instead.  Raises
+    :class:`InputError` before any compute for NaN, non-positive or km/s-looking
+    velocities, a map shape other than the acquisition's, or a CFL violation at the
+    maps' highest velocity.
     """
     if not isinstance(acquisition, Acquisition):
         raise InputError(f"acquisition must be a geogen Acquisition, got {type(acquisition).__name__}")

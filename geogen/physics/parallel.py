@@ -9,6 +9,7 @@ cores; processes do), so each compiles or loads the operator once and keeps it i
 from __future__ import annotations
 
 import contextlib
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,6 +27,7 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
     except ImportError as exc:  # pragma: no cover - dask is a dependency
         raise GeogenError("parallel modelling needs dask.distributed; install geogen's dependencies") from exc
     if scheduler is not None:
+        check_reachable(scheduler)
         try:
             client = Client(scheduler, timeout="10s")
         except (OSError, TimeoutError) as exc:
@@ -36,9 +38,25 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
             client.close()
         return
     n = max(1, int(workers or 1))
-    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
                       silence_logs=40) as cluster, Client(cluster) as client:
         yield client
+
+
+def check_reachable(address: str) -> None:
+    """Fail fast, with the address in the message, when nothing listens there (TCP only)."""
+    from urllib.parse import urlsplit
+
+    if "://" not in address:
+        address = f"tcp://{address}"
+    parts = urlsplit(address)
+    if parts.scheme != "tcp" or parts.hostname is None or parts.port is None:
+        return  # other transports: let dask connect and report
+    try:
+        socket.create_connection((parts.hostname, parts.port), timeout=5).close()
+    except OSError as exc:
+        raise InputError(f"--scheduler {address}: no dask scheduler answers there ({exc.strerror or exc}); "
+                         "start one (dask scheduler) or drop the option to use a local cluster") from None
 
 
 def model_task(velocity: np.ndarray, acquisition: Acquisition, sources: list[int] | None) -> np.ndarray:

@@ -27,12 +27,13 @@ import xarray as xr
 from geogen.acquisition import Acquisition
 from geogen.data.datasets import pairs_dataset, velocity_dataset
 from geogen.data.store import encoding_for, replace_path
-from geogen.errors import InputError
+from geogen.errors import GeogenError, InputError
 from geogen.physics.families import FAMILIES, generate_velocity
 from geogen.progress import track
 
 WORK_DIR = ".synth-partial"
-VELOCITY_BLOCK = 512  # maps per velocity block (and Zarr chunk)
+VELOCITY_BLOCK = 512  # maps per velocity block: the unit of resumption
+VELOCITY_CHUNK = 64  # maps per Zarr chunk (1.25 MB at 70 x 70): cheap random reads
 PAIRS_BLOCK = 4  # pairs per block: the unit of parallel work and of resumption
 STATE_VERSION = 1
 
@@ -65,11 +66,11 @@ def _create_stores(work: Path, config: dict[str, Any], acq: Acquisition) -> None
 
     n_v, n_p = config["n_velocity"], config["n_paired"]
     attrs = {"family": config["family"], "seed": config["seed"], "synth_config": json.dumps(config, sort_keys=True)}
-    vel = velocity_dataset(da.zeros((n_v, acq.nz, acq.nx), dtype=np.float32, chunks=(VELOCITY_BLOCK, acq.nz, acq.nx)),
+    vel = velocity_dataset(da.zeros((n_v, acq.nz, acq.nx), dtype=np.float32, chunks=(VELOCITY_CHUNK, acq.nz, acq.nx)),
                            dz=acq.dz, dx=acq.dx,
                            attrs={**attrs, "vmin": acq.vmin, "vmax": acq.vmax, "generator": "geogen.physics.families"})
     vel.to_zarr(work / "velocity.zarr", mode="w", zarr_format=3, consolidated=False, compute=False,
-                encoding=encoding_for(vel, {"velocity": {"model": VELOCITY_BLOCK}}))
+                encoding=encoding_for(vel, {"velocity": {"model": VELOCITY_CHUNK}}))
     pairs = pairs_dataset(
         da.zeros((n_p, acq.nz, acq.nx), dtype=np.float32, chunks=(PAIRS_BLOCK, acq.nz, acq.nx)),
         da.zeros((n_p, *acq.seismic_shape), dtype=np.float32, chunks=(1, *acq.seismic_shape)),
@@ -143,6 +144,10 @@ def synth(
         raise InputError(f"--workers must be at least 1, got {workers}")
     acq = acquisition if acquisition is not None else Acquisition.preset(preset)
     acq.check_stable()  # the families reach acq.vmax
+    if scheduler is not None:
+        from geogen.physics.parallel import check_reachable
+
+        check_reachable(scheduler)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InputError("exists and is not a directory; choose another --out", path=out)
@@ -179,9 +184,12 @@ def synth(
         if on_block:
             on_block("pairs", start)
 
-    out.mkdir(parents=True, exist_ok=True)
-    replace_path(work / "velocity.zarr", out / "velocity.zarr")
-    replace_path(work / "pairs.zarr", out / "pairs.zarr")
+    for name in ("velocity.zarr", "pairs.zarr"):  # a run killed between the two moves resumes here
+        if (work / name).exists():
+            replace_path(work / name, out / name)
+        elif not (out / name).exists():
+            raise GeogenError(f"the finished {name} is missing from both {work} and {out}; "
+                              f"delete {work} and run again", path=out)
     shutil.rmtree(work)
     return SynthResult(**result, blocks_computed=computed, blocks_resumed=resumed)
 

@@ -299,6 +299,7 @@ def run_diffusion(net: UBDiffNet, model_cfg: ModelConfig, cfg: DiffusionConfig, 
     x_train = ((train - mean) / std).to(ctx.device)
     x_val = ((torch.as_tensor(latents["validation"], dtype=torch.float32) - mean) / std).to(ctx.device)
     schedule = CosineSchedule(cfg.timesteps)
+    torch.manual_seed(seed)  # the denoiser's initial weights must not depend on what ran before
     denoiser = build_denoiser(model_cfg.denoiser, model_cfg.latent_dim, width=model_cfg.denoiser_width,
                               depth=model_cfg.denoiser_depth).to(ctx.device)
     ema = EMA(denoiser, cfg.ema_decay)

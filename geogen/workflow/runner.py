@@ -179,6 +179,8 @@ class Workflow:
             from geogen.acquisition import PRESETS
 
             base = dict(PRESETS[a.preset])
+        elif all(name in overrides for name, f in Acquisition.model_fields.items() if f.is_required()):
+            base = {}  # spelled out in full (as in a run's workflow.yaml snapshot)
         else:
             for i, src in enumerate(self.config.data.paired):
                 if isinstance(src, str) and st._is_geogen_store(Path(src)):
@@ -226,6 +228,17 @@ class Workflow:
                 f"{acq.nz} x {acq.nx} at {acq.dz:g} x {acq.dx:g} m; set acquisition.nz/nx/dz/dx to match "
                 "or resample the maps")
 
+    def check_section_fits(self, section: Any, acq: Acquisition, path: Path) -> None:
+        """The line's velocity section must hold at least one window of the acquisition."""
+        x, z = np.asarray(section["x"].values), np.asarray(section["z"].values)
+        width, depth = (acq.nx - 1) * acq.dx, (acq.nz - 1) * acq.dz
+        length, reach = float(x[-1] - x[0]) if x.size else 0.0, float(z[-1] - z[0]) if z.size else 0.0
+        if length < width * (1 - 1e-6) or reach < depth * (1 - 1e-6):
+            raise self.error(
+                f"data.field.velocity: {path} spans {length:g} m along the line and {reach:g} m in depth, one window "
+                f"of the acquisition needs {width:g} m x {depth:g} m; use a smaller acquisition (acquisition.nx/nz) "
+                "or a longer section")
+
     # ------------------------------------------------------------------ checks
     def _open(self, where: str, path: Path, kind: str | tuple[str, ...]) -> Any:
         try:
@@ -269,7 +282,9 @@ class Workflow:
                 self.check_velocity_fits(ds, self.acquisition, f"data.velocity[{i}]", Path(src))  # type: ignore[arg-type]
         if d.field is not None:
             self._check_source("data.field.survey", d.field.survey, "survey", "survey")
-            self._check_source("data.field.velocity", d.field.velocity, "velocity", "velocity")
+            section = self._check_source("data.field.velocity", d.field.velocity, "velocity", "velocity")
+            if section is not None and self.acquisition is not None:
+                self.check_section_fits(section, self.acquisition, Path(d.field.velocity))
         if self.config.export.formats:
             from geogen.adapters.base import exporter_for
 

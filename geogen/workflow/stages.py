@@ -95,17 +95,16 @@ def cut_field_windows(ctx: Context) -> dict[str, Any]:
     assert cfg is not None and wf.acquisition is not None
     survey = open_store(ctx.resolve_store("data.field.survey", cfg.survey), kind="survey")
     section = open_store(ctx.resolve_store("data.field.velocity", cfg.velocity), kind="velocity")
-    pairs, report = cut_windows(survey, section, wf.acquisition, stride_m=cfg.stride_m,
-                                min_live_fraction=cfg.min_live_fraction)
+    try:
+        pairs, report = cut_windows(survey, section, wf.acquisition, stride_m=cfg.stride_m,
+                                    min_live_fraction=cfg.min_live_fraction)
+    except InputError as exc:  # e.g. a window wider than the line: say which part of the workflow
+        raise InputError(f"data.field: {exc.detail}", path=wf.source) from None
     target = ctx.data_dir / "field_pairs.zarr"
     report_dict = _as_dict(report)
-    if pairs.sizes.get("sample", 0) == 0:
-        raise InputError(
-            f"data.field: no window along the line has {cfg.min_live_fraction:.0%} live traces "
-            f"({report_dict}); lower data.field.min_live_fraction or check the survey", path=wf.source)
     write_store(pairs, target, kind="pairs")
     (ctx.data_dir / "windows.json").write_text(json.dumps(report_dict, indent=2, default=str))
-    log.info("cut %d windows along the line (%s)", pairs.sizes["sample"], report_dict)
+    log.info("windows along the line: %s", report)
     return {"pairs_store": str(target), "windows": report_dict}
 
 
@@ -137,8 +136,12 @@ def assemble(ctx: Context) -> dict[str, Any]:
     vel_sets = [(where, p, open_store(p, kind="velocity")) for where, p in velocity]
     for where, p, ds in vel_sets:
         wf.check_velocity_fits(ds, acq, where, p)
+    as_maps = [(where, p, ds[["velocity"]].rename(sample="model").assign_attrs(geogen_kind="velocity"))
+               for where, p, ds in pair_sets]
     if not vel_sets:  # only pairs given: their velocity maps are the velocity set
-        vel_sets = [(where, p, ds[["velocity"]].rename(sample="model")) for where, p, ds in pair_sets]
+        vel_sets = as_maps
+    else:  # the line's own velocity patches belong to the (target-domain) velocity set too
+        vel_sets += [entry for entry in as_maps if entry[0] == "data.field"]
 
     velocity_store = _one_store([ds for *_, ds in vel_sets], [p for _, p, _ in vel_sets],
                                 ctx.data_dir / "velocity.zarr", "velocity", "model", xr)
@@ -156,10 +159,16 @@ def _one_store(sets: list[Any], paths: list[Path], target: Path, kind: str, dim:
     if len(sets) == 1 and sets[0].attrs.get("geogen_kind") == kind and paths[0].is_dir():
         return paths[0]
     keep = ["velocity"] if kind == "velocity" else ["velocity", "seismic"]
-    parts = [ds[keep].drop_vars(dim, errors="ignore") for ds in sets]
+    # per-sample coordinates (e.g. window_x0) differ between sources: drop them with the index
+    parts = [ds[keep].drop_vars([c for c in ds[keep].coords if dim in ds[c].dims]) for ds in sets]
     merged = xr.concat(parts, dim=dim, combine_attrs="override", coords="minimal", compat="override")
     merged = merged.assign_coords({dim: np.arange(merged.sizes[dim], dtype=np.int64)})
-    write_store(merged, target, kind=kind)
+    # uniform chunks, as Zarr needs: maps are small (64 per chunk), records large (16)
+    sizes = {"velocity": 64, "seismic": 16}
+    merged = merged.chunk({dim: sizes["seismic" if kind == "pairs" else "velocity"]})
+    for var in merged.variables.values():
+        var.encoding = {}
+    write_store(merged, target, kind=kind, chunks={k: {dim: n} for k, n in sizes.items() if k in merged})
     return target
 
 
@@ -379,7 +388,12 @@ def _markdown(s: dict[str, Any]) -> str:
     lines += ["## Data", "", f"- velocity maps: {d.get('n_velocity')} (`{d.get('velocity_store')}`)",
               f"- pairs: {d.get('n_pairs')} (`{d.get('pairs_store')}`)"]
     if "field_windows" in s:
-        lines.append(f"- field windows: {_fmt(s['field_windows'])}")
+        w = s["field_windows"]
+        lines.append(f"- field windows along the line: {w.get('n_windows')}; kept {w.get('n_kept')}, skipped "
+                     f"{w.get('n_skipped_dead')} with too few live traces and {w.get('n_skipped_no_shot')} without "
+                     "a recorded shot near every source")
+        for x0, why in w.get("skipped", [])[:20]:
+            lines.append(f"  - skipped window at x = {x0:g} m: {why}")
     lines += ["", "## Training (last logged values)", ""]
     for stage, row in s["training"].items():
         lines.append(f"- {stage}: " + ", ".join(f"{k} {_fmt(v)}" for k, v in row.items() if k != "stage"))

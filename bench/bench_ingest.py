@@ -1,0 +1,124 @@
+"""Benchmark: SEG-Y shot-gather ingest next to segyio's own raw read of the same file.
+
+Writes a ~198 MB IBM-float file (100 shots x 240 receivers x 2000 samples) in a
+temporary directory, then in the same run times
+
+* segyio: ``f.trace.raw[:]`` (IBM -> float32 conversion in segyio's C core),
+* ``geogen.ingest`` in this process (the Python API: read, decode, compress, write Zarr),
+* ``geogen ingest`` as a command in a subprocess (adds interpreter and import start-up),
+  with its peak resident memory,
+
+and prints MB/s (file bytes / wall seconds), the ratio to segyio, and the store size per
+Blosc-zstd level.  Both readers see the file from the page cache (it was just written),
+so this measures decoding and writing, not the disk.  Usage::
+
+    python bench/bench_ingest.py [--shots 100] [--receivers 240] [--samples 2000] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import segyio
+
+
+def write_file(path: Path, shots: int, receivers: int, samples: int) -> None:
+    """Shot gathers with a few hyperbolic events over decaying noise, IBM float, big-endian."""
+    rng = np.random.default_rng(0)
+    spec = segyio.spec()
+    spec.format, spec.samples, spec.tracecount = 1, np.arange(samples), shots * receivers
+    t = 0.002 * np.arange(samples)
+    offsets = 25.0 * np.arange(receivers)
+    with segyio.create(str(path), spec) as f:
+        f.bin.update({segyio.BinField.Interval: 2000, segyio.BinField.Traces: receivers})
+        for s in range(shots):
+            gather = rng.standard_normal((receivers, samples)).astype(np.float32) * np.exp(-t)[None, :] * 0.05
+            for t0, v in ((0.4, 1800.0), (1.1, 2400.0), (2.3, 3100.0)):
+                arrival = np.sqrt(t0**2 + (offsets / v) ** 2)
+                idx = np.clip((arrival / 0.002).astype(int), 0, samples - 1)
+                gather[np.arange(receivers), idx] += 1.0
+            base = s * receivers
+            for r in range(receivers):
+                f.header[base + r] = {segyio.su.fldr: s + 1, segyio.su.tracf: r + 1, segyio.su.scalco: -100,
+                                      segyio.su.sx: 100 * 50 * s, segyio.su.gx: 100 * (50 * s + 25 * r),
+                                      segyio.su.offset: 25 * r, segyio.su.ns: samples, segyio.su.dt: 2000}
+            f.trace[base:base + receivers] = gather
+
+
+def best(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--shots", type=int, default=100)
+    ap.add_argument("--receivers", type=int, default=240)
+    ap.add_argument("--samples", type=int, default=2000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--levels", default="1,3,5", help="Blosc-zstd levels to compare")
+    ap.add_argument("--dir", default=None, help="where to put the file and stores (default: a temp dir)")
+    args = ap.parse_args()
+
+    import geogen
+
+    root = Path(tempfile.mkdtemp(prefix="geogen-bench-", dir=args.dir))
+    try:
+        src = root / "shots.sgy"
+        t0 = time.perf_counter()
+        write_file(src, args.shots, args.receivers, args.samples)
+        size_mb = src.stat().st_size / 1e6
+        print(f"file: {size_mb:.1f} MB IBM float, {args.shots} shots x {args.receivers} receivers x "
+              f"{args.samples} samples (written in {time.perf_counter() - t0:.1f} s)")
+        print(f"machine: {os.cpu_count()} cores; load before: {os.getloadavg()}")
+
+        def segyio_read() -> None:
+            with segyio.open(str(src), ignore_geometry=True) as f:
+                f.trace.raw[:]
+
+        t_segyio = best(segyio_read, args.repeat)
+        print(f"segyio f.trace.raw[:]      : {t_segyio:6.3f} s  {size_mb / t_segyio:7.1f} MB/s")
+
+        for level in (int(v) for v in args.levels.split(",")):
+            target = root / f"level{level}.zarr"
+
+            def api_ingest() -> None:
+                geogen.ingest(src, target, level=level)
+
+            t_api = best(api_ingest, args.repeat)
+            stored = sum(p.stat().st_size for p in target.rglob("*") if p.is_file()) / 1e6
+            print(f"geogen.ingest (API) zstd {level}: {t_api:6.3f} s  {size_mb / t_api:7.1f} MB/s  "
+                  f"ratio to segyio {t_segyio / t_api:.2f}  store {stored:.1f} MB ({stored / size_mb:.0%} of the file)")
+            shutil.rmtree(target)
+
+        exe = shutil.which("geogen")
+        cmd = [exe] if exe else [sys.executable, "-m", "geogen"]
+        t0 = time.perf_counter()
+        proc = subprocess.run([*cmd, "ingest", str(src), "--out", str(root / "cli.zarr")], capture_output=True, text=True)
+        t_cli = time.perf_counter() - t0
+        if proc.returncode:
+            raise SystemExit(proc.stderr)
+        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print(f"geogen ingest (CLI)        : {t_cli:6.3f} s  {size_mb / t_cli:7.1f} MB/s  ratio to segyio "
+              f"{t_segyio / t_cli:.2f}  (includes ~interpreter and import start-up)")
+        print(f"peak resident memory of the CLI ingest: {peak_mb:.0f} MB (file {size_mb:.0f} MB)")
+        print(f"load after: {os.getloadavg()}")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""Pictures and the Markdown report, from results written the way validate/evaluate write them."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from geogen.evaluation import plots
+from geogen.evaluation.report import write_report
+
+
+def _stats(m: float) -> dict[str, float]:
+    return {"median": m, "p90": 2 * m, "p10": m / 2, "mean": m}
+
+
+def test_training_curves_histogram_and_report(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    rows = [{"stage": "step1", "epoch": e, "step": 10 * e, "train_loss": 1.0 / e, "validation_loss": None,
+             "seconds": 1.0} for e in range(1, 5)]
+    rows += [{"stage": "diffusion", "step": s, "train_loss": 0.5 / s, "validation_loss": 0.6 / s} for s in (1, 2, 3)]
+    (run / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n{\"stage\": \"cut")
+    png = plots.training_curves(run / "metrics.jsonl", run / "evaluation" / "training_curves.png")
+    assert png is not None and png.stat().st_size > 1000
+
+    validation = {"store": str(run / "generated.zarr"), "origin": "generated", "n_pairs": 64,
+                  "physics_rel_l2": _stats(0.3), "physics_ssim": _stats(0.8), "first_arrival_error_s": _stats(0.002),
+                  "floor": {"n_pairs": 24, "physics_rel_l2": _stats(0.25), "physics_ssim": _stats(0.85),
+                            "first_arrival_error_s": _stats(0.001),
+                            "per_sample": {"physics_rel_l2": list(np.linspace(0.1, 0.4, 24))}},
+                  "median_rel_l2_over_floor": 1.2}
+    (run / "validation.json").write_text(json.dumps(validation))
+    hist = plots.physics_histogram(validation, run / "evaluation" / "physics_errors.png")
+    assert hist.stat().st_size > 1000
+    assert not list((run / "evaluation").glob(".*partial*"))  # written atomically, nothing left behind
+
+    scores = {"n_train": 10, "mae": 0.1, "mse": 0.02, "ssim": 0.7}
+    evaluation = {"test": {"n": 24, "split": "pairs.test"},
+                  "pictures": {"physics_errors": str(hist), "training_curves": str(png)},
+                  "distribution": {"name": "Fréchet feature distance (geogen features)", "features": "autoencoder",
+                                   "velocity": {"frechet_generated_vs_real": 1.5, "frechet_real_heldout_vs_real": 0.2,
+                                                "precision": 0.9, "recall": 0.5}},
+                  "inversionnet": {"settings": {"steps": 10, "lr": 1e-4, "weight_decay": 1e-4, "batch_size": 8,
+                                                "width": 8, "device": "cpu"},
+                                   "a_real": scores, "b_real+generated": {**scores, "mae": 0.08},
+                                   "c_real+simulated": {**scores, "mae": 0.05}, "b_vs_a_mae_gain": 0.2}}
+    (run / "evaluation" / "evaluation.json").write_text(json.dumps(evaluation))
+    text = write_report(run).read_text()
+    assert "| relative L2 | 0.3 | 0.6 | 0.25 | 0.5 |" in text
+    assert "Median relative L2 / floor: **1.2**" in text
+    assert "![distribution of physics errors](physics_errors.png)" in text
+    assert "| velocity | 1.5 | 0.2 | 0.900 | 0.500 |" in text
+    assert "MAE gain of (b) over (a): **20.0 %**" in text
+    assert "not comparable with inception fid" in text.lower()
+
+
+def test_report_without_results_says_what_to_run(tmp_path):
+    text = write_report(tmp_path).read_text()
+    assert "geogen validate" in text
