@@ -8,6 +8,7 @@ adapter never has to care about atomicity.  Export works the same way in reverse
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import entry_points
@@ -66,10 +67,17 @@ class Adapter:
 
 @cache
 def adapters() -> dict[str, Adapter]:
-    """Every adapter registered in the ``geogen.adapters`` entry-point group, by name."""
+    """Every adapter registered in the ``geogen.adapters`` entry-point group, by name.
+
+    A third-party adapter that fails to import is skipped with a warning, so that one
+    broken plug-in cannot take every format down with it.
+    """
     found: dict[str, Adapter] = {}
     for ep in entry_points(group="geogen.adapters"):
-        found[ep.name] = ep.load()()
+        try:
+            found[ep.name] = ep.load()()
+        except Exception as exc:  # noqa: BLE001 - report and go on with the others
+            warnings.warn(f"geogen adapter {ep.name!r} ({ep.value}) failed to load: {exc}", stacklevel=2)
     return found
 
 

@@ -114,8 +114,8 @@ def classify(path: Path) -> NpyFile:
 
 def pair_files(velocity: Sequence[NpyFile], seismic: Sequence[NpyFile]) -> list[tuple[NpyFile, NpyFile]]:
     """Match each velocity file with the data file that carries the same number."""
-    if len(velocity) == 1 and len(seismic) == 1:
-        return [(velocity[0], seismic[0])]
+    if len(velocity) == 1 and len(seismic) == 1 and None in (velocity[0].number, seismic[0].number):
+        return [(velocity[0], seismic[0])]  # e.g. model.npy + data.npy: nothing to pair by
     by_number: dict[int, NpyFile] = {}
     for f in seismic:
         if f.number is None:
@@ -146,10 +146,10 @@ def openfwi_acquisition(nz: int, nx: int, dz: float, dx: float) -> Acquisition:
             f"velocity maps are {nz} x {nx}, not OpenFWI's {base.nz} x {base.nx}; pass the acquisition "
             "of these pairs explicitly (options acquisition=Acquisition(...))"
         )
-    sx, rx = dx / base.dx, dx / base.dx
+    scale = dx / base.dx
     return Acquisition.preset(
         "openfwi", dz=dz, dx=dx,
-        source_x=tuple(x * sx for x in base.source_x), receiver_x=tuple(x * rx for x in base.receiver_x),
+        source_x=tuple(x * scale for x in base.source_x), receiver_x=tuple(x * scale for x in base.receiver_x),
         source_z=base.source_z * dz / base.dz, receiver_z=base.receiver_z * dz / base.dz,
     )
 

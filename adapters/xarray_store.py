@@ -92,6 +92,11 @@ def decode_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def decode_dataset_attrs(ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` with its own and its variables' attributes decoded (see :func:`decode_attrs`)."""
+    return _map_attrs(ds, decode_attrs)
+
+
 def _map_attrs(ds: xr.Dataset, fn: Any) -> xr.Dataset:
     ds = ds.copy()
     ds.attrs = fn(dict(ds.attrs))
@@ -111,12 +116,12 @@ def standard_chunks(ds: xr.Dataset) -> dict[str, dict[str, int]]:
         lead = var.dims[0]
         spec = {d: int(var.sizes[d]) for d in var.dims}
         fixed = LEADING_CHUNK.get((kind, str(name))) or LEADING_CHUNK.get((kind, str(lead)))
+        row = max(1, int(np.prod([spec[d] for d in var.dims[1:]])) * var.dtype.itemsize)
         if var.ndim == 1:
             pass
-        elif fixed is not None:
-            spec[lead] = min(fixed, spec[lead])
+        elif fixed is not None:  # capped so that large maps (a 3-D volume's inlines) stay < 4 CHUNK_BYTES
+            spec[lead] = max(1, min(fixed, spec[lead], 4 * CHUNK_BYTES // row))
         else:
-            row = max(1, int(np.prod([spec[d] for d in var.dims[1:]])) * var.dtype.itemsize)
             spec[lead] = max(1, min(spec[lead], CHUNK_BYTES // row))
         chunks[str(name)] = spec
     return chunks

@@ -103,6 +103,11 @@ def test_filter_writes_only_passing_pairs_and_keeps_the_source(tmp_path, acq, la
     np.testing.assert_array_equal(kept["seismic"].values, modelled[[0, 2, 3]])
     assert (kept["physics_rel_l2"].values <= 0.05).all()
     assert "physics_rel_l2" not in open_store(store)  # write=False leaves the source alone
+    all_bad = tmp_path / "bad.zarr"
+    write_store(pairs_dataset(layered, delayed(modelled, SHIFT), acq, origin="generated"), all_bad)
+    none = validate(all_bad, filter=0.05, filter_out=tmp_path / "none.zarr", write=False)
+    assert none["filter"]["kept"] == 0 and none["filter"]["out"] is None and "nothing written" in none["filter"]["note"]
+    assert not (tmp_path / "none.zarr").exists()
 
 
 def test_two_dask_workers_give_the_same_figures(tmp_path, acq, layered, modelled):

@@ -137,3 +137,10 @@ def test_wrong_shapes_and_not_npy(tmp_path):
     fake.write_bytes(b"not numpy at all")
     with pytest.raises(InputError, match="model2.npy: is not a format geogen reads"):
         geogen.ingest(fake, tmp_path / "v.zarr")
+
+
+def test_single_pair_with_different_numbers_is_refused(tmp_path):
+    np.save(tmp_path / "model1.npy", velocity_maps(2, 0))
+    np.save(tmp_path / "data2.npy", records(2, 0))
+    with pytest.raises(InputError, match=r"model1\.npy: has no data file with the same number"):
+        geogen.ingest([tmp_path / "model1.npy", tmp_path / "data2.npy"], tmp_path / "p.zarr")

@@ -204,3 +204,33 @@ def test_paired_data_must_match_its_acquisition(stores, tmp_path: Path) -> None:
 def test_a_run_directory_keeps_its_model(trained: Path, stores) -> None:
     with pytest.raises(InputError, match="another model configuration"):
         train(*stores, trained, model=tiny_model(latent_dim=8), training=tiny_training(), splits=SPLITS)
+
+
+def test_steps_per_epoch_caps_an_epoch(stores, tmp_path: Path) -> None:
+    cfg = tiny_training()
+    cfg.step1.steps_per_epoch = 1
+    train(*stores, tmp_path / "run", model=tiny_model(), training=cfg, splits=SPLITS, stages=("step1",))
+    lines = [json.loads(s) for s in (tmp_path / "run/metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in lines] == [1, 2]
+
+
+@pytest.mark.slow
+def test_data_parallel_under_torchrun(stores, tmp_path: Path) -> None:
+    """Two CPU processes (Gloo): equal step counts per rank, rank 0 writes, all stages finish."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "ddp.py"
+    script.write_text(
+        "import sys; sys.path.insert(0, %r)\n"
+        "from test_training_fixtures import SPLITS, tiny_model, tiny_training\n"
+        "from geogen.training import train\n"
+        "train(%r, %r, %r, model=tiny_model(), training=tiny_training(), splits=SPLITS)\n"
+        % (str(Path(__file__).parent), str(stores[0]), str(stores[1]), str(tmp_path / "run")))
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", str(script)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = [json.loads(s) for s in (tmp_path / "run/metrics.jsonl").read_text().splitlines()]
+    assert [r["stage"] for r in lines].count("diffusion") == 3
+    assert lines[1]["step"] == 4  # 23 maps over 2 ranks: 12 per rank, batch 8 -> 2 steps per epoch
+    assert load_checkpoint(tmp_path / "run/checkpoints/diffusion.pt")["finished"] is True

@@ -48,13 +48,14 @@ def evaluate(
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of a running dask scheduler."),
     feature_epochs: int = typer.Option(40, "--feature-epochs", help="Epochs of each feature autoencoder."),
     no_distribution: bool = typer.Option(False, "--no-distribution", help="Skip the Fréchet/precision/recall figures."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads (default: torch's choice)."),
 ) -> None:
     """Train InversionNet on (a) real, (b) real + generated, (c) real + simulated pairs; test on held-out real pairs."""
     from geogen.evaluation.downstream import evaluate as run_evaluate
 
     summary = run_evaluate(run_dir, generated=generated, n_extra=n_extra, steps=steps, batch_size=batch_size,
                            width=width, seed=seed, device=device, workers=workers, scheduler=scheduler,
-                           feature_epochs=feature_epochs, distribution=not no_distribution)
+                           feature_epochs=feature_epochs, distribution=not no_distribution, threads=threads)
     if json_out:
         print(json.dumps(summary, indent=2))
     else:

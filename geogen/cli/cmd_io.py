@@ -89,14 +89,16 @@ def format_summary(summary: dict) -> str:
         lines.append(f"  {name}: {rng['min']:g} .. {rng['max']:g} m")
     for name, var in summary["variables"].items():
         rng = f" range {var['min']:.6g} .. {var['max']:.6g}" if "min" in var else ""
-        units = f" {var['units']}" if var.get("units") else ""
+        units = f" {var['units']}" if var.get("units") not in (None, "", "1") else ""  # "1": dimensionless
         bad = f" ({var['nonfinite']} NaN/Inf)" if var.get("nonfinite") else ""
         lines.append(f"  {name}({', '.join(var['dims'])}) {var['dtype']}{rng}{units}{bad}")
     if "missing_traces" in summary:
         lines.append(f"  traces: {summary['live_traces']} live, {summary['missing_traces']} missing")
     if "size_on_disk_bytes" in summary:
         ratio = summary.get("uncompressed_bytes", 0) / max(summary["size_on_disk_bytes"], 1)
-        lines.append(f"  size on disk: {summary['size_on_disk_bytes'] / 1e6:.2f} MB" + (f" (compression {ratio:.1f}x)" if ratio else ""))
+        size = summary["size_on_disk_bytes"]
+        shown = f"{size / 1e6:.2f} MB" if size >= 1e6 else f"{size / 1e3:.1f} kB"
+        lines.append(f"  size on disk: {shown}" + (f" (compression {ratio:.1f}x)" if ratio else ""))
     return "\n".join(lines)
 
 

@@ -30,7 +30,8 @@ def format_validation(summary: dict[str, Any]) -> str:
         lines.append(f"  median relative L2 / autoencoder floor: {_num(summary['median_rel_l2_over_floor'])}")
     if "filter" in summary:
         f = summary["filter"]
-        lines.append(f"  kept {f['kept']} of {f['kept'] + f['dropped']} pairs with rel L2 <= {f['threshold_rel_l2']:g} -> {f['out']}")
+        lines.append(f"  kept {f['kept']} of {f['kept'] + f['dropped']} pairs with rel L2 <= {f['threshold_rel_l2']:g}"
+                     + (f" -> {f['out']}" if f["out"] else f": {f['note']}"))
     return "\n".join(lines)
 
 

@@ -11,6 +11,7 @@ between torch ``DataLoader`` workers and between data-parallel ranks by chunk.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -72,6 +73,7 @@ class ChunkStream(IterableDataset):
         seed: int = 0,
         buffer_chunks: int = 4,
         max_block: int = 256,
+        shard: bool = True,
     ) -> None:
         super().__init__()
         self.store = Path(store)
@@ -82,6 +84,7 @@ class ChunkStream(IterableDataset):
         self.seed = seed
         self.epoch = 0
         self.buffer_chunks = max(1, buffer_chunks)
+        self.shard = shard
         arrays = open_arrays(self.store, self.names)
         # Read in blocks aligned to the first array's chunks but never more than
         # max_block samples at once, whatever chunking the store was written with.
@@ -98,35 +101,53 @@ class ChunkStream(IterableDataset):
         """Change the shuffle of the next pass (call before iterating, as with DistributedSampler)."""
         self.epoch = epoch
 
-    def _my_blocks(self) -> list[np.ndarray]:
+    def _my_blocks(self) -> tuple[list[np.ndarray], int | None]:
+        """This worker's blocks, and under data parallelism the exact number of samples to yield.
+
+        Every rank must take the same number of optimiser steps or DDP deadlocks, so
+        with ``WORLD_SIZE > 1`` each (rank, worker) part yields exactly
+        ``ceil(n / parts)`` samples: a short part cycles over its blocks, a long one
+        stops early (the shuffle changes which samples each epoch).
+        """
         blocks = chunk_blocks(self.indices, self.block)
         rng = np.random.default_rng([self.seed, self.epoch])
         if self.shuffle:
             blocks = [blocks[i] for i in rng.permutation(len(blocks))]
-        rank, world = rank_and_world()
+        rank, world = rank_and_world() if self.shard else (0, 1)
         info = get_worker_info()
         workers, worker = (info.num_workers, info.id) if info is not None else (1, 0)
         share, part = world * workers, rank * workers + worker
-        return blocks[part::share]
+        mine = blocks[part::share]
+        if world == 1 or not blocks:
+            return mine, None
+        return (mine or [blocks[part % len(blocks)]]), math.ceil(self.indices.size / share)
+
+    def _read(self, arrays: list, group: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+        parts: list[list[np.ndarray]] = [[] for _ in self.names]
+        for idx in group:
+            lo, hi = int(idx[0]), int(idx[-1]) + 1
+            for k, arr in enumerate(arrays):
+                raw = np.asarray(arr[lo:hi])[idx - lo]
+                tf = self.transforms[k]
+                parts[k].append(np.asarray(tf(raw) if tf is not None else raw, dtype=np.float32))
+        return np.concatenate(group), [np.concatenate(p) for p in parts]
 
     def __iter__(self) -> Iterator[tuple]:
         arrays = open_arrays(self.store, self.names)
         rng = np.random.default_rng([self.seed, self.epoch, 1])
-        blocks = self._my_blocks()
-        for start in range(0, len(blocks), self.buffer_chunks):
-            group = blocks[start:start + self.buffer_chunks]
-            parts: list[list[np.ndarray]] = [[] for _ in self.names]
-            for idx in group:
-                lo, hi = int(idx[0]), int(idx[-1]) + 1
-                for k, arr in enumerate(arrays):
-                    raw = np.asarray(arr[lo:hi])[idx - lo]
-                    tf = self.transforms[k]
-                    parts[k].append(np.asarray(tf(raw) if tf is not None else raw, dtype=np.float32))
-            index = np.concatenate(group)
-            data = [np.concatenate(p) for p in parts]
-            order = rng.permutation(index.size) if self.shuffle else np.arange(index.size)
-            for i in order:
-                yield (int(index[i]), *(torch.from_numpy(d[i]) for d in data))
+        blocks, quota = self._my_blocks()
+        count = 0
+        while True:
+            for start in range(0, len(blocks), self.buffer_chunks):
+                index, data = self._read(arrays, blocks[start:start + self.buffer_chunks])
+                order = rng.permutation(index.size) if self.shuffle else np.arange(index.size)
+                for i in order:
+                    if quota is not None and count >= quota:
+                        return
+                    count += 1
+                    yield (int(index[i]), *(torch.from_numpy(d[i]) for d in data))
+            if quota is None or count >= quota or not blocks:
+                return
 
 
 def batches(dataset: ChunkStream, batch_size: int, *, num_workers: int = 0) -> torch.utils.data.DataLoader:

@@ -69,6 +69,10 @@ def open_store(path: str | os.PathLike[str], *, kind: str | Iterable[str] | None
             ds = xr.open_dataset(p, chunks={})
     except Exception as exc:  # noqa: BLE001 - any reader failure is a bad store
         raise InputError(f"cannot open as a store ({exc.__class__.__name__}: {exc})", path=p) from exc
+    if not p.is_dir():  # netCDF: decode the attributes export wrote as JSON (adapters/xarray_store.py)
+        from geogen.adapters.xarray_store import decode_dataset_attrs
+
+        ds = decode_dataset_attrs(ds)
     if kind is not None:
         require_kind(ds, kind, path=p)
     return ds

@@ -195,6 +195,10 @@ def validate(store: PathLike, *, run_dir: PathLike | None = None, workers: int =
     if workers < 1:
         raise InputError(f"--workers {workers}: need at least one worker")
     ds, acq = _open_pairs(store)
+    if run_dir is not None:  # fail on a wrong run before the long part, not after it
+        from geogen.evaluation.rundir import RunInputs
+
+        RunInputs.locate(run_dir)
     velocity = ds["velocity"].transpose(*VELOCITY_DIMS).data
     seismic = ds["seismic"].transpose(*SEISMIC_DIMS).data
     size = block or max(16, 8 * workers)
@@ -221,12 +225,14 @@ def validate(store: PathLike, *, run_dir: PathLike | None = None, workers: int =
         keep = np.flatnonzero(values["physics_rel_l2"] <= filter)
         summary["filter"] = {"threshold_rel_l2": float(filter), "kept": int(keep.size),
                              "dropped": int(ds.sizes["sample"] - keep.size), "out": str(filter_out)}
-        if keep.size == 0:
-            raise InputError(f"no pair has a relative L2 <= {filter:g} (best {np.nanmin(values['physics_rel_l2']):.3g}); "
-                             "raise the threshold", path=store)
-        kept = result.isel(sample=keep).assign_attrs(physics_filter=f"physics_rel_l2 <= {filter:g}",
-                                                     filtered_from=str(store))
-        _write(kept, filter_out)  # before the source is rewritten: it still reads the original
+        if keep.size == 0:  # an empty store helps nobody; say so and keep the validation itself
+            summary["filter"]["out"] = None
+            summary["filter"]["note"] = (f"no pair has a relative L2 <= {filter:g} (best "
+                                         f"{np.nanmin(values['physics_rel_l2']):.3g}); nothing written to {filter_out}")
+        else:
+            kept = result.isel(sample=keep).assign_attrs(physics_filter=f"physics_rel_l2 <= {filter:g}",
+                                                         filtered_from=str(store))
+            _write(kept, filter_out)  # before the source is rewritten: it still reads the original
     if write:
         _write(result.assign_attrs(physics_validated=True), store)
     if run_dir is not None:

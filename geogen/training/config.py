@@ -39,6 +39,7 @@ class StepConfig(_Strict):
     lr: float = Field(1e-3, gt=0, description="Adam(W) learning rate")
     weight_decay: float = Field(0.0, ge=0)
     num_workers: int = Field(0, ge=0, description="DataLoader worker processes")
+    steps_per_epoch: int | None = Field(None, gt=0, description="cap on optimiser steps per epoch (None: the whole split)")
 
 
 class Step1Config(StepConfig):

@@ -172,7 +172,7 @@ def run_supervised(stage: SupervisedStage, net: UBDiffNet, run_dir: Path, ctx: R
         started = time.perf_counter()
         stage.train.set_epoch(epoch)
         _set_modes(stage, True)
-        total, count = 0.0, 0
+        total, count, epoch_start = 0.0, 0, step
         for batch in batches(stage.train, cfg.batch_size, num_workers=cfg.num_workers):
             index, tensors = batch[0], [t.to(ctx.device, non_blocking=True) for t in batch[1:]]
             check_finite(stage.name, step + 1, index, tensors, stage.names, store, stage.checkpoint)
@@ -193,6 +193,8 @@ def run_supervised(stage: SupervisedStage, net: UBDiffNet, run_dir: Path, ctx: R
             total += float(loss.detach()) * index.shape[0]
             count += index.shape[0]
             _hooks(stage.name, step)
+            if cfg.steps_per_epoch is not None and step - epoch_start >= cfg.steps_per_epoch:
+                break
         train_loss = ctx.mean(total / max(count, 1))
         val = _validate(stage, ctx)
         # Model selection on validation only; without a validation split, the last epoch.

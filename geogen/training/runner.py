@@ -66,11 +66,12 @@ def _normalization(run_dir: Path, inputs: TrainingInputs, splits: dict[str, Any]
 
 
 def _stream(store: Path, names: Sequence[str], indices: Sequence[int], norm: Normalizer, *, shuffle: bool,
-            seed: int) -> ChunkStream | None:
+            seed: int, shard: bool = True) -> ChunkStream | None:
     if len(indices) == 0:
         return None
     tf = {"velocity": norm.velocity, "seismic": norm.seismic}
-    return ChunkStream(store, names, indices, transforms=[tf[n] for n in names], shuffle=shuffle, seed=seed)
+    return ChunkStream(store, names, indices, transforms=[tf[n] for n in names], shuffle=shuffle, seed=seed,
+                       shard=shard)
 
 
 def train(
@@ -144,8 +145,11 @@ def train(
             need("step2", "diffusion")
         for p in net.parameters():
             p.requires_grad_(False)
-        streams = {"train": _stream(inputs.velocity_store, ("velocity",), vtrain, norm, shuffle=False, seed=seed),
-                   "validation": _stream(inputs.velocity_store, ("velocity",), vval, norm, shuffle=False, seed=seed)}
+        # Rank 0 encodes every map (no sharding); the others read the cache it writes.
+        streams = {"train": _stream(inputs.velocity_store, ("velocity",), vtrain, norm, shuffle=False, seed=seed,
+                                    shard=False),
+                   "validation": _stream(inputs.velocity_store, ("velocity",), vval, norm, shuffle=False, seed=seed,
+                                         shard=False)}
         latents = cached_latents(run_dir, net, streams, training.step1.batch_size, ctx)
         run_diffusion(net, model, training.diffusion, latents, run_dir, paths["diffusion"], ctx, meta, seed)
     return run_dir
