@@ -65,8 +65,12 @@ def _acquisition(attrs: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
-def info(store: str | os.PathLike[str] | xr.Dataset) -> dict[str, Any]:
-    """A JSON-ready summary: kind, dimensions, axes, geometry, sample interval, value ranges, size."""
+def info(store: str | os.PathLike[str] | xr.Dataset, *, value_ranges: bool = True) -> dict[str, Any]:
+    """A JSON-ready summary: kind, dimensions, axes, geometry, sample interval, value ranges, size.
+
+    ``value_ranges=False`` skips the pass over the data variables (geometry and trace
+    counts are still read), for callers such as ingest that have just written them.
+    """
     path = None if isinstance(store, xr.Dataset) else Path(store)
     ds = store if isinstance(store, xr.Dataset) else open_store(store)
     summary: dict[str, Any] = {
@@ -95,7 +99,7 @@ def info(store: str | os.PathLike[str] | xr.Dataset) -> dict[str, Any]:
         if var.attrs.get("units") is not None:
             entry["units"] = str(var.attrs["units"])
         summary["variables"][str(name)] = entry
-        if var.dtype.kind == "f" and var.size:  # data and per-sample metrics; not raw header bytes
+        if value_ranges and var.dtype.kind == "f" and var.size:  # data and per-sample metrics; not raw header bytes
             data = _lazy(var)
             pending[("variables", str(name), "min")] = da.nanmin(data)
             pending[("variables", str(name), "max")] = da.nanmax(data)

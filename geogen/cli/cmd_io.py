@@ -47,7 +47,7 @@ def ingest(
     extra = {k: v for k, v in {"dz": dz, "dx": dx, "depth_unit": depth_unit}.items() if v is not None}
     ds = run_ingest(paths, out, kind=kind, headers=parse_header_overrides(header), duplicates=duplicates, **extra)
     target = out if out is not None else default_store_path(paths[0])
-    summary = info(target)
+    summary = info(target, value_ranges=False)  # the data were just written; skip a second full read
     if json_out:
         print(json.dumps(summary, indent=2))
     else:
