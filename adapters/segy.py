@@ -29,7 +29,6 @@ SUFFIXES = {".sgy", ".segy", ".seg", ".sgy3d"}
 NOT_SEGY = {".npy", ".npz", ".nc", ".zarr", ".json", ".yaml", ".yml", ".h5", ".pt"}
 
 
-
 class SegyAdapter(Adapter):
     name: ClassVar[str] = "segy"
     export_format: ClassVar[str | None] = "segy"

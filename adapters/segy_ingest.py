@@ -6,8 +6,8 @@ rows (shots, inlines) at a time by a pool of threads, each reading its rows stra
 from the memory-mapped file, decoding them into a reused buffer and handing them to
 Zarr, which compresses with Blosc-zstd.  numpy and Blosc release the GIL, so the
 threads overlap; only ``workers`` blocks are in memory at once, so a file larger than
-RAM ingests in bounded memory.  (Measured on the bench file: this direct fill costs
-about 40 % less CPU than letting dask schedule the same blocks through ``to_zarr``.)
+RAM ingests in bounded memory.  (Measured on the bench file: 1.1 CPU-s for this direct
+fill against 1.8 CPU-s for dask scheduling the same blocks through ``to_zarr``.)
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from geogen.adapters.segy_format import TRACE_HEADER_BYTES, SegyLayout
 from geogen.adapters.segy_headers import decode_text_header, text_lines
 from geogen.adapters.segy_plan import GridPlan
 from geogen.data.store import check_velocity_values, compressor
+from geogen.errors import InputError
 from geogen.progress import track
 
 BLOCK_BYTES = 8 * 2**20  # decoded samples per block (a few shots)
@@ -46,56 +47,86 @@ def sample_codec(level: int) -> Any:
 
 
 class TraceReader:
-    """Reads the traces of grid rows ``[r0, r1)`` from the memory map, in file order."""
+    """Reads the traces of grid rows ``[r0, r1)`` with positioned reads, in file order.
+
+    ``pread`` into a reused buffer rather than a memory map: mapped file pages count as
+    resident memory until the kernel reclaims them, so a big file would look (and, under
+    memory pressure, behave) unbounded; explicit reads keep at most one block per thread.
+    """
 
     def __init__(self, layout: SegyLayout, plan: GridPlan) -> None:
         self.layout = layout
         self.fmt = layout.format
         self.numbers = plan.trace_number.reshape(plan.shape[0], -1)
         self.inner = plan.trace_number.shape[1:]
+        self.record = layout.trace_dtype
 
     def _cells(self, r0: int, r1: int) -> tuple[np.ndarray, np.ndarray]:
         flat = self.numbers[r0:r1].ravel()
         live = np.flatnonzero(flat)
         return live, flat[live] - 1
 
-    def samples(self, r0: int, r1: int, buffer: np.ndarray | None = None) -> np.ndarray:
-        """Decoded float32 samples of rows ``[r0, r1)``, zeros where no trace; into ``buffer`` if given."""
+    def _records(self, traces: np.ndarray, scratch: dict[str, np.ndarray]) -> np.ndarray:
+        """Trace records for ascending ``traces``: one read of their span when it is dense."""
+        first, last = int(traces[0]), int(traces[-1])
+        span = last - first + 1
+        if span <= 2 * traces.size:
+            buf = _scratch(scratch, "records", span, self.record)
+            _pread_into(self.layout, buf, first)
+            return buf if span == traces.size else buf[traces - first]
+        out = np.empty(traces.size, self.record)
+        breaks = np.flatnonzero(np.diff(traces) != 1) + 1
+        for run in np.split(np.arange(traces.size), breaks):
+            _pread_into(self.layout, out[run[0]:run[-1] + 1], int(traces[run[0]]))
+        return out
+
+    def read(self, r0: int, r1: int, scratch: dict[str, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(float32 samples, raw uint8 headers) of rows ``[r0, r1)``, zeros where no trace.
+
+        ``scratch`` holds reusable buffers (one dict per thread); the samples returned
+        live in it until the next call.
+        """
+        scratch = {} if scratch is None else scratch
         live, traces = self._cells(r0, r1)
         n_cells = (r1 - r0) * int(np.prod(self.inner, dtype=np.int64))
-        shape = (n_cells, self.layout.n_samples)
-        if buffer is not None and buffer.size >= n_cells * shape[1]:
-            out = buffer[:n_cells * shape[1]].reshape(shape)
-            if live.size != n_cells:
-                out[:] = 0
-        else:
-            out = (np.empty if live.size == n_cells else np.zeros)(shape, np.float32)
+        ns = self.layout.n_samples
+        out = _scratch(scratch, "samples", n_cells * ns, np.float32).reshape(n_cells, ns)
+        headers = np.zeros((n_cells, TRACE_HEADER_BYTES), np.uint8)
+        dense = live.size == n_cells
+        if not dense:
+            out[:] = 0
         if traces.size:
-            samples = self.layout.memmap()["samples"]
-            if live.size == out.shape[0] and _consecutive(traces):  # dense, in file order
-                decode(samples[traces[0]:traces[-1] + 1], self.fmt, out=out)
+            order = np.argsort(traces, kind="stable")  # read forwards through the file
+            records = self._records(traces[order], scratch)
+            if dense and np.array_equal(order, np.arange(order.size)):
+                decode(records["samples"], self.fmt, out=out)
+                headers[:] = records["header"]
             else:
-                order = np.argsort(traces)  # read forwards through the file
-                out[live[order]] = decode(_take(samples, traces[order]), self.fmt)
-        return out.reshape((r1 - r0, *self.inner, self.layout.n_samples))
-
-    def headers(self, r0: int, r1: int) -> np.ndarray:
-        live, traces = self._cells(r0, r1)
-        out = np.zeros(((r1 - r0) * int(np.prod(self.inner, dtype=np.int64)), TRACE_HEADER_BYTES), np.uint8)
-        if traces.size:
-            out[live] = _take(self.layout.memmap()["header"], traces)
-        return out.reshape((r1 - r0, *self.inner, TRACE_HEADER_BYTES))
+                out[live[order]] = decode(records["samples"], self.fmt)
+                headers[live[order]] = records["header"]
+        shape = (r1 - r0, *self.inner)
+        return out.reshape((*shape, ns)), headers.reshape((*shape, TRACE_HEADER_BYTES))
 
 
-def _consecutive(traces: np.ndarray) -> bool:
-    return bool(traces.size) and traces[-1] - traces[0] + 1 == traces.size and bool(np.all(np.diff(traces) == 1))
+def _scratch(scratch: dict[str, np.ndarray], key: str, n: int, dtype: Any) -> np.ndarray:
+    buf = scratch.get(key)
+    if buf is None or buf.size < n or buf.dtype != np.dtype(dtype):
+        buf = scratch[key] = np.empty(n, dtype)
+    return buf[:n]
 
 
-def _take(view: np.ndarray, traces: np.ndarray) -> np.ndarray:
-    """Rows ``traces`` of a memory-mapped field; one slice when they are consecutive."""
-    if _consecutive(traces):
-        return np.array(view[traces[0]:traces[-1] + 1])
-    return view[traces]
+def _pread_into(layout: SegyLayout, records: np.ndarray, first: int) -> None:
+    """Fill ``records`` with the traces starting at ``first`` (0-based)."""
+    view = memoryview(records).cast("B")
+    offset = layout.data_offset + first * layout.trace_bytes
+    with open(layout.path, "rb", buffering=0) as fh:
+        done = 0
+        while done < len(view):
+            n = os.preadv(fh.fileno(), [view[done:]], offset + done)
+            if n <= 0:
+                raise InputError(f"file ended while reading trace {first + 1 + done // layout.trace_bytes}; "
+                                 "was it changed during ingest?", path=layout.path)
+            done += n
 
 
 def header_variables(layout: SegyLayout) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -206,20 +237,20 @@ def ingest_grid(layout: SegyLayout, plan: GridPlan, out: Path, *, locations: dic
 
 def fill(reader: TraceReader, values: Any, headers: Any, *, rows: int, velocity: bool, workers: int) -> None:
     """Read, decode and store every block of ``rows`` grid rows with ``workers`` threads."""
-    n_rows, per_row = reader.numbers.shape
+    n_rows = reader.numbers.shape[0]
     local = threading.local()
 
     def one(r0: int) -> None:
         r1 = min(n_rows, r0 + rows)
-        if getattr(local, "buffer", None) is None:  # Zarr has encoded the block when setitem returns
-            local.buffer = np.empty(rows * per_row * reader.layout.n_samples, np.float32)
-        block = reader.samples(r0, r1, local.buffer)
+        if not hasattr(local, "scratch"):  # Zarr has encoded a block when setitem returns: reuse
+            local.scratch = {}
+        block, raw = reader.read(r0, r1, local.scratch)
         if velocity:
             live = reader.numbers[r0:r1].reshape(block.shape[:-1]) > 0
             if live.any():
                 check_velocity_values(block[live], path=reader.layout.path)
         values[r0:r1] = block
-        headers[r0:r1] = reader.headers(r0, r1)
+        headers[r0:r1] = raw
 
     run_blocks(one, range(0, n_rows, rows), workers)
 
@@ -240,13 +271,13 @@ def run_blocks(task: Callable[[int], None], starts: range, workers: int) -> None
 def velocity_section(layout: SegyLayout, plan: GridPlan) -> xr.Dataset:
     """A 2-D velocity section as a ``velocity`` store: velocity(model=1, z, x), headers kept."""
     reader = TraceReader(layout, plan)
-    traces = reader.samples(0, plan.shape[0])  # (x, z): sections are small
+    traces, raw = reader.read(0, plan.shape[0])  # (x, z): sections are small
     check_velocity_values(traces, path=layout.path)
     header_vars, attrs = header_variables(layout)
     ds = xr.Dataset(
         {
             "velocity": (("model", "z", "x"), traces.T[None].copy(), {"units": "m/s", "long_name": "P-wave velocity"}),
-            "trace_header": (("x", "header_byte"), reader.headers(0, plan.shape[0]), {"long_name": "SEG-Y trace headers, raw 240 bytes"}),
+            "trace_header": (("x", "header_byte"), raw, {"long_name": "SEG-Y trace headers, raw 240 bytes"}),
             "trace_number": ("x", plan.trace_number, {"long_name": "1-based trace position in the SEG-Y file"}),
             **header_vars,
         },

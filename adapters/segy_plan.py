@@ -45,7 +45,8 @@ class GridPlan:
 
 
 def choose_kind(t: HeaderTable, requested: str) -> str:
-    """``--kind`` if given; else inline/crossline -> poststack, FFIDs with channels -> survey."""
+    """``--kind`` if given; else inline/crossline -> poststack, FFIDs with channels -> survey,
+    distinct CDP numbers -> 2-D poststack."""
     if requested != "auto":
         if requested not in ("survey", "poststack", "velocity"):
             raise InputError(f"--kind {requested}: a SEG-Y file holds survey, poststack or velocity data", path=t.path)
@@ -53,6 +54,9 @@ def choose_kind(t: HeaderTable, requested: str) -> str:
     if t.populated("inline") and t.populated("crossline"):
         return "poststack"
     if np.unique(t["ffid"]).size > 1 and t.populated("channel"):
+        return "survey"
+    # One shot or a 2-D stack?  Stacks carry CDP coordinates (bytes 181/185); field shots rarely do.
+    if t.populated("ffid") and t.populated("channel") and not t.populated("cdp_x"):
         return "survey"
     if t.populated("cdp") and np.unique(t["cdp"]).size == t.layout.n_traces:
         return "poststack"

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -67,25 +66,33 @@ def best(fn, repeat: int, before=None) -> tuple[float, float]:
 
 
 PEAK_RSS = """
-import resource, sys
+import sys
 from geogen.cli import main
-if sys.argv[1] == "ingest":
-    try:
-        main(sys.argv[1:])
-    except SystemExit as exc:
-        if exc.code:
-            raise
-else:
-    import geogen.io, geogen.adapters.segy, xarray, zarr, dask.array  # the same imports, no work
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+import geogen.io, geogen.adapters.segy, xarray, zarr  # imports first, so the peak below is the work
+
+def status(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) / 1024
+before = status("VmRSS")
+with open("/proc/self/clear_refs", "w") as fh:  # reset the peak (VmHWM) to the current RSS
+    fh.write("5")
+try:
+    main(sys.argv[1:])
+except SystemExit as exc:
+    if exc.code:
+        raise
+print(before, status("VmHWM"))
 """
 
 
-def peak_rss_mb(*args: str) -> float:
+def peak_rss_mb(*args: str) -> tuple[float, float]:
+    """(resident MB after imports, peak resident MB during the command) of a fresh process."""
     proc = subprocess.run([sys.executable, "-c", PEAK_RSS, *args], capture_output=True, text=True)
     if proc.returncode:
         raise SystemExit(proc.stderr)
-    return float(proc.stdout.strip().splitlines()[-1])
+    before, peak = proc.stdout.strip().splitlines()[-1].split()
+    return float(before), float(peak)
 
 
 def main() -> None:
@@ -138,10 +145,9 @@ def main() -> None:
         shutil.rmtree(root / "cli.zarr")
         print(f"geogen ingest CLI (process) : {t_cli:6.3f} s wall  {size_mb / t_cli:7.1f} MB/s  ratio to segyio "
               f"{t_seg / t_cli:.2f}  (includes interpreter start-up and imports)")
-        peak = peak_rss_mb("ingest", str(src), "--out", str(root / "rss.zarr"))
-        base = peak_rss_mb("imports")
-        print(f"peak resident memory: ingest process {peak:.0f} MB, the same imports without work {base:.0f} MB "
-              f"(file {size_mb:.0f} MB)")
+        before, peak = peak_rss_mb("ingest", str(src), "--out", str(root / "rss.zarr"))
+        print(f"resident memory of the ingest process: {before:.0f} MB after imports, peak {peak:.0f} MB during "
+              f"ingest (+{peak - before:.0f} MB for a {size_mb:.0f} MB file)")
         print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     finally:
         shutil.rmtree(root, ignore_errors=True)

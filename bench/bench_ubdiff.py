@@ -30,6 +30,18 @@ from pathlib import Path
 import numpy as np
 
 
+def variants() -> dict:
+    """The model configurations compared: the defaults, a lighter transformer, the published head."""
+    from geogen.training.config import ModelConfig
+
+    return {
+        "transformer": ModelConfig(),
+        "transformer_fast": ModelConfig(transformer_dim=192, transformer_depth=3, patch_time=50,
+                                        denoiser_width=256, denoiser_depth=4),
+        "linear": ModelConfig(seismic_decoder="linear"),
+    }
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -125,11 +137,12 @@ def section_generate(args) -> None:
 
     acq = Acquisition.preset("openfwi")
     out = {"section": "generate"}
-    for decoder in ("transformer", "linear"):
-        cfg = ModelConfig(seismic_decoder=decoder)
+    VARIANTS = variants()
+    for decoder, cfg in VARIANTS.items():
         torch.manual_seed(0)
         model = UBDiff(UBDiffNet(cfg, acq), Normalizer(1500, 4500, -27, 53), acq, cfg,
-                       denoiser=build_denoiser("mlp", cfg.latent_dim), schedule=CosineSchedule(256),
+                       denoiser=build_denoiser("mlp", cfg.latent_dim, width=cfg.denoiser_width,
+                                               depth=cfg.denoiser_depth), schedule=CosineSchedule(256),
                        latent_mean=torch.zeros(cfg.latent_dim), latent_std=torch.ones(cfg.latent_dim) * 0.5)
         model.sample(4, steps=50, batch_size=4)  # warm-up
         t = time.perf_counter()
@@ -148,7 +161,7 @@ def section_generate(args) -> None:
     out["devito_pairs_per_s"] = round(1 / sec, 3)
     out["devito_s_per_pair"] = round(sec, 3)
     out["devito"] = "geogen.physics.forward, in-process (one worker), 5 shots, 120 absorbing cells"
-    for decoder in ("transformer", "linear"):
+    for decoder in VARIANTS:
         out[f"{decoder}_speedup_vs_devito"] = round(out[f"{decoder}_ddim50_b64_pairs_per_s"] / out["devito_pairs_per_s"], 1)
     emit(out)
 
@@ -178,14 +191,14 @@ def section_recon(args) -> None:
     out = {"section": "recon", "pairs": args.recon_pairs, "maps": args.recon_maps, "simulate_s": round(sim_s, 1),
            "budget": f"step1 {args.recon_step1} steps batch 16; step2 {args.recon_epochs} epochs batch 8 "
                      f"(frozen encoder), lr 1e-3, same data, seed and splits for both decoders"}
-    for decoder in ("transformer", "linear"):
+    for decoder, model_cfg in variants().items():
         training = TrainingConfig(
             step1=Step1Config(epochs=1, batch_size=16, lr=1e-3, steps_per_epoch=args.recon_step1),
-            step2=Step2Config(epochs=args.recon_epochs, batch_size=8, lr=1e-3 if decoder == "transformer" else 1e-4),
+            step2=Step2Config(epochs=args.recon_epochs, batch_size=8, lr=1e-4 if decoder == "linear" else 1e-3),
             diffusion=DiffusionConfig(steps=1), device="cpu", seed=0)
         run = root / f"run_{decoder}"
         t = time.perf_counter()
-        train(vstore, pstore, run, model=ModelConfig(seismic_decoder=decoder), training=training, splits=splits,
+        train(vstore, pstore, run, model=model_cfg, training=training, splits=splits,
               stages=("step1", "step2"))
         out[f"{decoder}_train_s"] = round(time.perf_counter() - t, 1)
         out[f"{decoder}_lr"] = training.step2.lr

@@ -35,6 +35,13 @@ class SynthConfig(_Strict):
     seed: int = Field(0, description="seed of the velocity maps")
     workers: int = Field(1, gt=0, description="processes that run Devito in parallel")
 
+    @model_validator(mode="after")
+    def _pairs_are_some_maps(self) -> "SynthConfig":
+        if self.n_paired > self.n_velocity:
+            raise ValueError(f"n_paired ({self.n_paired}) must not exceed n_velocity ({self.n_velocity}): "
+                             "the pairs are the first maps, modelled")
+        return self
+
 
 class FieldConfig(_Strict):
     """A recorded 2-D line cut into windows; each window with enough live traces is one pair.

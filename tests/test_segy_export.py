@@ -128,3 +128,20 @@ def test_many_velocity_models_export_as_directory(tmp_path):
     write_store(velocity_dataset(v, dz=10, dx=10), tmp_path / "v.zarr")
     out = geogen.export(tmp_path / "v.zarr", tmp_path / "vdir", format="segy")
     assert sorted(p.name for p in out.iterdir()) == [f"velocity_{m:05d}.sgy" for m in range(3)]
+
+
+def test_extended_text_headers_survive(tmp_path):
+    path = tmp_path / "ext.sgy"
+    spec = segyio.spec()
+    spec.format, spec.samples, spec.tracecount, spec.ext_headers = 5, np.arange(10), 4, 2
+    with segyio.create(str(path), spec) as f:
+        for k in range(4):
+            f.header[k] = {su.fldr: 1 + k // 2, su.tracf: 1 + k % 2, su.ns: 10, su.dt: 1000}
+            f.trace[k] = np.full(10, k, np.float32)
+        f.text[1] = b"EXTENDED ONE".ljust(3200)
+        f.text[2] = b"EXTENDED TWO".ljust(3200)
+    ds = geogen.ingest(path, tmp_path / "ext.zarr")
+    assert ds["extended_text_header"].shape == (2, 3200)
+    np.testing.assert_array_equal(ds["seismic"].values[1, 1], np.full(10, 3.0))
+    out = geogen.export(tmp_path / "ext.zarr", tmp_path / "again.sgy", format="segy")
+    assert filecmp.cmp(path, out, shallow=False)

@@ -109,3 +109,19 @@ def test_store_opens_with_xarray_and_geogen(tmp_path):
     plain = xr.open_zarr(tmp_path / "line.zarr", consolidated=False)
     assert plain.attrs["geogen_kind"] == "survey"
     assert geogen.open_store(tmp_path / "line.zarr", kind="survey")["seismic"].shape == (4, 6, 50)
+
+
+def test_segy_without_suffix_is_recognised(tmp_path):
+    src = write_shots(tmp_path / "line.sgy", endian="little")
+    plain = tmp_path / "line.dat"
+    src.path.rename(plain)
+    ds = geogen.ingest(plain, tmp_path / "line.zarr")
+    np.testing.assert_array_equal(ds["seismic"].values, src.data)
+
+
+def test_single_shot_with_cdp_numbers_is_a_survey(tmp_path):
+    src = write_shots(tmp_path / "shot.sgy", n_shots=1, n_receivers=5)
+    for k in range(5):
+        patch_trace(src.path, k, 21, 700 + k, size=4)  # unique CDP numbers, as field shots often carry
+    ds = geogen.ingest(src.path, tmp_path / "shot.zarr")
+    assert ds.attrs["geogen_kind"] == "survey" and ds["seismic"].shape == (1, 5, 50)

@@ -113,3 +113,16 @@ def test_irregular_section_needs_dx(tmp_path):
     path = write_stacked(tmp_path / "vel.sgy", velocity_section().T, cdp_x=x, interval=10000)
     with pytest.raises(InputError, match=r"trace 6: cdp_x steps 13 m.*pass --dx"):
         geogen.ingest(path, tmp_path / "vel.zarr", kind="velocity")
+
+
+def test_cli_velocity_options(tmp_path):
+    import subprocess
+    import sys
+
+    v = velocity_section()
+    path = write_stacked(tmp_path / "vel.sgy", v.T, cdp_x=10.0 * np.arange(12), interval=4)
+    proc = subprocess.run([sys.executable, "-m", "geogen", "ingest", str(path), "--kind", "velocity", "--dz", "2.5",
+                           "--out", str(tmp_path / "v.zarr"), "--json"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    ds = geogen.open_store(tmp_path / "v.zarr", kind="velocity")
+    np.testing.assert_allclose(ds["z"].values, 2.5 * np.arange(9))

@@ -217,3 +217,16 @@ def test_field_section_shorter_than_one_window(tmp_path):
                         tmp_path / "short.zarr")
     msg = error_of(tmp_path, field_workflow(tmp_path, survey, short))
     assert "data.field.velocity:" in msg and "spans 190 m along the line" in msg and "310 m" in msg
+
+
+def test_python_api_exposes_the_workflow():
+    import geogen
+    from geogen.workflow import runner
+
+    assert geogen.Workflow is runner.Workflow
+    assert geogen.train is runner.train
+
+
+def test_more_pairs_than_maps(tmp_path):
+    msg = error_of(tmp_path, {"data": {"synth": {"n_velocity": 10, "n_paired": 20}}, "acquisition": {"preset": "small"}})
+    assert msg.endswith("data.synth: n_paired (20) must not exceed n_velocity (10): the pairs are the first maps, modelled")

@@ -133,3 +133,14 @@ def test_field_adapt_workflow_end_to_end(line, tmp_path):
         sx = np.unique(f.attributes(segyio.TraceField.SourceX)[:] * factor)
     assert gx.min() == pytest.approx(X0) and gx.max() == pytest.approx(X0 + 310.0)
     np.testing.assert_allclose(sx, X0 + np.asarray(Acquisition.preset("small").source_x))
+
+
+@pytest.mark.slow
+def test_field_adapt_at_shipped_settings(line, tmp_path):
+    """field_adapt.yaml as shipped (only the paths point at the synthetic line)."""
+    run = Workflow.from_yaml(ROOT / "workflows" / "field_adapt.yaml", overrides=[
+        f"run.dir={tmp_path / 'run'}", f"data.field.survey={line / 'shots.sgy'}",
+        f"data.field.velocity={line / 'velocity.sgy'}", f"data.velocity=[{line / 'maps.zarr'}]"]).run()
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["generation"]["n"] == 256
+    assert summary["validation"]["n_pairs"] == 256

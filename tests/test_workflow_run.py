@@ -199,3 +199,15 @@ def test_openfwi_files_are_ingested_and_trained(tmp_path):
     assert summary["validation"]["filter"]["kept"] == 2
     assert open_store(summary["export"]["zarr"], kind="pairs").sizes["sample"] == 2
     assert (run / "data" / "ingested").is_dir()
+
+
+@pytest.mark.slow
+def test_shipped_quickstart_runs_as_is(tmp_path):
+    """The README's command, at its shipped settings (minutes on a 2-core CPU)."""
+    out = subprocess.run([sys.executable, "-m", "geogen", "train", str(ROOT / "workflows" / "quickstart.yaml"),
+                          "--set", f"run.dir={tmp_path / 'run'}"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["data"] == {**summary["data"], "n_velocity": 2000, "n_pairs": 240}
+    assert summary["validation"]["n_pairs"] == 64
+    assert len(list(Path(summary["export"]["segy"]).glob("seismic_*.sgy"))) == 64

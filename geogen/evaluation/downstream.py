@@ -258,8 +258,9 @@ def distribution_quality(inputs: RunInputs, v_gen: np.ndarray, s_gen: np.ndarray
     """Fréchet feature distance and precision/recall, per modality, in real-trained feature spaces.
 
     Velocity features are trained on the run's training velocity maps, seismic features
-    on its real training pairs.  ``real_vs_real`` (held-out real vs training real) is the
-    value two samples of the same distribution give: the noise floor of the figure.
+    on its real training pairs.  ``frechet_real_heldout_vs_real`` (held-out real vs
+    training real, as many held-out samples as generated ones) is the value two samples
+    of the same distribution give: the noise floor of the figure.
     """
     from geogen.evaluation.features import fit_feature_space
     from geogen.evaluation.frechet import NAME, frechet_feature_distance, precision_recall
@@ -285,6 +286,7 @@ def distribution_quality(inputs: RunInputs, v_gen: np.ndarray, s_gen: np.ndarray
                                  "frechet_generated_vs_real": frechet_feature_distance(f_real, f_gen),
                                  **precision_recall(f_real, f_gen, k=3),
                                  "feature_net_final_mse": space.final_loss}
+        held = held[: len(gen)]  # same sample size as the generated set: the estimator's bias depends on n
         if len(held) >= 2:
             entry["frechet_real_heldout_vs_real"] = frechet_feature_distance(f_real, space.features(held))
             entry["n_real_heldout"] = int(len(held))

@@ -183,7 +183,7 @@ class Workflow:
             base = {}  # spelled out in full (as in a run's workflow.yaml snapshot)
         else:
             for i, src in enumerate(self.config.data.paired):
-                if isinstance(src, str) and st._is_geogen_store(Path(src)):
+                if isinstance(src, str) and st.is_geogen_store(Path(src)):
                     ds = self._open(f"data.paired[{i}]", Path(src), "pairs")
                     base = Acquisition.from_attrs(ds.attrs).model_dump()
                     break
@@ -258,7 +258,7 @@ class Workflow:
         for p in paths:
             if not p.exists():
                 raise self.error(f"{where}: {p}: no such file or directory")
-        if len(paths) == 1 and st._is_geogen_store(paths[0]):
+        if len(paths) == 1 and st.is_geogen_store(paths[0]):
             return self._open(where, paths[0], kind)
         for p in paths:
             try:

@@ -50,7 +50,7 @@ class Context:
         return Path(source)
 
 
-def _is_geogen_store(path: Path) -> bool:
+def is_geogen_store(path: Path) -> bool:
     return is_store(path) or (path.is_file() and path.suffix in (".nc", ".nc4", ".netcdf"))
 
 
