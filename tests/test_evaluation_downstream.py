@@ -67,7 +67,12 @@ def test_a_perfect_generator_scores_exactly_like_simulation(run):
     paired = {int(i) for i in splits["pair_to_velocity"].values()}
     assert not paired & set(chosen.tolist())  # (c) never reuses a paired (or held-out) map
     write_store(pairs_dataset(v, s, acq, origin="generated"), run_dir / "generated.zarr")
-    out = evaluate(run_dir, steps=4, batch_size=4, width=4, feature_epochs=2)
+    threads = torch.get_num_threads()
+    try:
+        out = evaluate(run_dir, steps=4, batch_size=4, width=4, feature_epochs=2, threads=1)
+    finally:
+        torch.set_num_threads(threads)
+    assert out["inversionnet"]["settings"]["threads"] == 1
     inv = out["inversionnet"]
     assert inv["a_real"]["n_train"] == 6 and inv["b_real+generated"]["n_train"] == 10
     for key in ("mae", "mse", "ssim"):

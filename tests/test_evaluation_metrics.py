@@ -144,7 +144,19 @@ def test_precision_recall_known_cases():
 
 # -------------------------------------------------------------- feature networks
 def test_feature_space_trains_on_real_data_and_round_trips(tmp_path):
+    import torch
+
     from geogen.evaluation.features import FeatureSpace, fit_feature_space
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny nets: on a shared 2-core machine more threads only contend
+    try:
+        _feature_space_checks(tmp_path, FeatureSpace, fit_feature_space)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _feature_space_checks(tmp_path, FeatureSpace, fit_feature_space):  # noqa: N803 - classes passed in
 
     rng = np.random.default_rng(0)
     depth = np.linspace(0, 1, 32)[None, :, None]

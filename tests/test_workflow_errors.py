@@ -230,3 +230,13 @@ def test_python_api_exposes_the_workflow():
 def test_more_pairs_than_maps(tmp_path):
     msg = error_of(tmp_path, {"data": {"synth": {"n_velocity": 10, "n_paired": 20}}, "acquisition": {"preset": "small"}})
     assert msg.endswith("data.synth: n_paired (20) must not exceed n_velocity (10): the pairs are the first maps, modelled")
+
+
+def test_until_names_a_stage_of_this_workflow(tmp_path):
+    path = write_yaml(tmp_path / "wf.yaml", base(tmp_path))
+    out = subprocess.run([sys.executable, "-m", "geogen", "train", str(path), "--until", "synth"],
+                         capture_output=True, text=True)
+    assert out.returncode == 2
+    assert out.stderr.strip() == ("error: --until 'synth': this workflow's stages are "
+                                  "assemble, train, generate, validate, export")
+    assert not (tmp_path / "run").exists()

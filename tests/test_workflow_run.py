@@ -138,7 +138,7 @@ def test_interrupted_run_resumes(tmp_path):
             "--set", "data.synth.workers=1", "--set", "export.formats=[]", "--set", "validation.enabled=false"]
     for item in TINY:
         args += ["--set", item]
-    args += ["--set", "training.diffusion.steps=2000"]  # long enough to be killed inside
+    args += ["--set", "training.diffusion.steps=600"]  # long enough (seconds) to be killed inside
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while not (run_dir / "checkpoints" / "step2.pt").exists():  # killed while the diffusion step trains

@@ -9,6 +9,5 @@ from __future__ import annotations
 
 from geogen.physics.families import FAMILIES, generate_velocity
 from geogen.physics.modelling import forward
-from geogen.physics.picking import first_arrivals
 
-__all__ = ["FAMILIES", "first_arrivals", "forward", "generate_velocity"]
+__all__ = ["FAMILIES", "forward", "generate_velocity"]

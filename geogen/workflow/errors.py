@@ -91,8 +91,10 @@ def _describe(err: dict[str, Any], root: type[BaseModel]) -> str:
         return f"must be one of {ctx.get('expected', '')}, got {value!r}"
     if kind == "string_pattern_mismatch":
         return f"{value!r} must match {ctx.get('pattern')}"
-    if kind in ("too_short", "too_long"):
-        return f"must have {'at least ' + str(ctx.get('min_length')) if kind == 'too_short' else 'at most ' + str(ctx.get('max_length'))} items"
+    if kind == "too_short":
+        return f"must have at least {ctx.get('min_length')} items"
+    if kind == "too_long":
+        return f"must have at most {ctx.get('max_length')} items"
     message = str(err.get("msg", kind))
     return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
 
@@ -103,9 +105,10 @@ def describe_validation_error(exc: ValidationError, root: type[BaseModel], prefi
     # an unknown key explains most follow-on errors; report it first
     errors.sort(key=lambda e: e["type"] != "extra_forbidden")
     err = dict(errors[0])
-    if any(p in ("str", "list[str]") for p in err["loc"]):
+    tags = [i for i, p in enumerate(err["loc"]) if p in ("str", "list[str]")]
+    if tags:  # a data source is a path or a list of paths: pydantic tried both
         err["union_of_paths"] = True
-        err["loc"] = tuple(err["loc"][: [p in ("str", "list[str]") for p in err["loc"]].index(True)])
+        err["loc"] = tuple(err["loc"][: tags[0]])
     loc = [*prefix, *[p for p in err["loc"] if not _is_tag(p)]]
     text = _describe({**err, "loc": tuple(loc[len(prefix):])}, root)
     path = yaml_path(loc)

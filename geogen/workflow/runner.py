@@ -30,7 +30,7 @@ from geogen.data.store import open_store, require_kind
 from geogen.errors import InputError, StoreKindError
 from geogen.schemas.workflow import WorkflowConfig
 from geogen.workflow import stages as st
-from geogen.workflow.errors import describe_validation_error, yaml_path
+from geogen.workflow.errors import describe_validation_error
 
 log = logging.getLogger("geogen.workflow")
 
@@ -464,4 +464,4 @@ def train(workflow_path: PathLike, overrides: Iterable[str] = (), *, force: bool
     return Workflow.from_yaml(workflow_path, overrides=overrides).run(force=force, until=until)
 
 
-__all__ = ["Workflow", "train", "apply_overrides", "load_yaml", "yaml_path"]
+__all__ = ["Workflow", "train", "apply_overrides", "load_yaml"]
