@@ -164,7 +164,8 @@ def _feature_space_checks(tmp_path, FeatureSpace, fit_feature_space):  # noqa: N
     space = fit_feature_space("velocity", real, epochs=5, dim=8)
     f = space.features(real)
     assert f.shape == (40, 8) and np.isfinite(f).all()
-    assert frechet.frechet_feature_distance(f, f) == pytest.approx(0.0, abs=1e-8)
+    # zero up to round-off (sqrt of near-zero eigenvalues) relative to the total variance
+    assert frechet.frechet_feature_distance(f, f) <= 1e-6 * np.trace(np.cov(f, rowvar=False))
     # a homogeneous set is far from the layered one in this space
     other = np.full((40, 32, 32), 4000.0, np.float32) + rng.normal(0, 50, (40, 32, 32)).astype(np.float32)
     assert frechet.frechet_feature_distance(f, space.features(other)) > 10 * frechet.frechet_feature_distance(

@@ -64,6 +64,15 @@ class TransformerSeismicDecoder(nn.Module):
         self.blocks = nn.ModuleList(_Block(dim, heads) for _ in range(depth))
         self.norm = nn.LayerNorm(dim)
         self.out = nn.Linear(dim, self.patch_time * n_rec)
+        # A learned base record (one value per source, sample and receiver): the direct
+        # wave and the average arrivals sit at fixed positions in every record, so the
+        # tokens only model what the velocity map changes.
+        self.base = nn.Parameter(torch.zeros(n_src, nt, n_rec))
+
+    @torch.no_grad()
+    def set_base_record(self, record: torch.Tensor) -> None:
+        """Start from the mean training record (normalised), so training learns only deviations."""
+        self.base.copy_(record.reshape(self.base.shape))
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         b = h.shape[0]
@@ -75,7 +84,7 @@ class TransformerSeismicDecoder(nn.Module):
             x = block(x, memory)
         y = self.out(self.norm(x))  # (B, S*P, patch_time*R)
         y = y.view(b, n_src, self.n_patches * self.patch_time, n_rec)
-        return y[:, :, :nt, :]
+        return y[:, :, :nt, :] + self.base
 
 
 class LinearSeismicDecoder(nn.Module):
@@ -88,6 +97,11 @@ class LinearSeismicDecoder(nn.Module):
         self.embed = nn.Linear(in_dim, dim)
         self.layer = nn.TransformerEncoderLayer(dim, heads, dim_feedforward=2 * dim, batch_first=True)
         self.out = nn.Linear(dim, math.prod(self.seismic_shape))
+
+    @torch.no_grad()
+    def set_base_record(self, record: torch.Tensor) -> None:
+        """The same start as the Transformer's: the output bias is the mean training record."""
+        self.out.bias.copy_(record.reshape(-1))
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         tokens = torch.cat([self.cls.expand(h.shape[0], -1, -1), self.embed(h).unsqueeze(1)], dim=1)

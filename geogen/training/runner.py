@@ -74,6 +74,17 @@ def _stream(store: Path, names: Sequence[str], indices: Sequence[int], norm: Nor
                        shard=shard)
 
 
+def mean_record(stream: ChunkStream) -> "torch.Tensor":
+    """The mean normalised record over a stream, accumulated in float64 one sample at a time."""
+    import torch
+
+    total, count = None, 0
+    for _, record in stream:
+        total = record.double() if total is None else total + record.double()
+        count += 1
+    return (total / max(count, 1)).float()
+
+
 def train(
     velocity_store: str | os.PathLike[str],
     pairs_store: str | os.PathLike[str],
@@ -135,6 +146,10 @@ def train(
         if not paths["step2"].exists():
             need("step1", "step2")
         pair_names = ("velocity", "seismic")
+        if not paths["step2"].exists():
+            mean = mean_record(_stream(inputs.pairs_store, ("seismic",), ptrain, norm, shuffle=False, seed=seed,
+                                       shard=False))
+            net.seismic_decoder.set_base_record(mean.to(ctx.device))
         stage = step2_stage(net, training.step2, training.step2.freeze,
                             _stream(inputs.pairs_store, pair_names, ptrain, norm, shuffle=True, seed=seed + 1),
                             _stream(inputs.pairs_store, pair_names, pval, norm, shuffle=False, seed=seed + 1),
