@@ -88,3 +88,14 @@ def test_cli_usage_error_exit_2():
 
 def test_api_exposes_verbs():
     assert callable(geogen.open_store) and callable(geogen.ingest) and callable(geogen.export)
+
+
+def test_pydantic_errors_become_one_line():
+    from pydantic import ValidationError
+
+    from geogen.cli import describe_validation_error
+
+    with pytest.raises(ValidationError) as info:
+        Acquisition.preset("small", receiver_x=(900.0,))
+    line = describe_validation_error(info.value)
+    assert "\n" not in line and line.startswith("Acquisition") and "receiver 0 at x = 900 m" in line

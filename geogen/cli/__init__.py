@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 import typer
+from pydantic import ValidationError
 
 try:  # typer >= 0.22 vendors its own copy of click
     from typer import _click as click  # type: ignore[attr-defined]
@@ -25,6 +26,16 @@ from geogen.errors import GeogenError
 for _module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
     if _module.name.startswith("cmd_"):
         importlib.import_module(f"{__name__}.{_module.name}")
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line from a pydantic error: ``Acquisition.receiver_x: ...`` plus a count of the rest."""
+    errors = exc.errors()
+    first = errors[0]
+    where = ".".join(str(p) for p in first.get("loc", ()))
+    where = f"{exc.title}.{where}" if where else exc.title
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {first.get('msg', 'invalid value')}{more}"
 
 
 def fail(message: str, code: int) -> None:
@@ -53,6 +64,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         if debug:
             raise
         fail(str(exc), exc.exit_code)
+    except ValidationError as exc:  # a pydantic model built from user values (e.g. an Acquisition)
+        if debug:
+            raise
+        fail(describe_validation_error(exc), 2)
     except KeyboardInterrupt:
         fail("interrupted; nothing was left half written", 130)
     except Exception as exc:  # noqa: BLE001 - the contract is one line, not a traceback
