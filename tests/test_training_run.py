@@ -137,7 +137,7 @@ def test_a_failed_checkpoint_write_keeps_the_old_one(tmp_path: Path) -> None:
     path = tmp_path / "c.pt"
     save_checkpoint({"x": torch.ones(3), "finished": True}, path)
 
-    class Unsaveable:  # torch.save refuses to pickle this with weights-only types? no: it fails mid-write
+    class Unsaveable:  # pickling it fails part-way through the write, like a full disk
         def __reduce__(self):
             raise RuntimeError("disk full")
 

@@ -150,7 +150,7 @@ def simulated_extra(inputs: RunInputs, acquisition: Acquisition, n: int, *, seed
     return chosen, v, s
 
 
-def _check_same_acquisition(store: Path, acq: Acquisition, reference: Acquisition, run: Path) -> None:
+def _check_same_acquisition(store: Path, acq: Acquisition, reference: Acquisition) -> None:
     if acq != reference:
         raise InputError(f"was made with another acquisition than the run's real pairs "
                          f"({acq.seismic_shape} vs {reference.seismic_shape}); evaluate a store of this run", path=store)
@@ -184,7 +184,7 @@ def evaluate(run_dir: PathLike, *, generated: PathLike | None = None, n_extra: i
     real_ds = open_store(inputs.pairs_store, kind="pairs")
     acq = acquisition_of(real_ds)
     gen_ds = open_store(gen_path, kind="pairs")
-    _check_same_acquisition(gen_path, acquisition_of(gen_ds), acq, run)
+    _check_same_acquisition(gen_path, acquisition_of(gen_ds), acq)
 
     train_idx, test_idx = inputs.part("pairs", "train"), inputs.test_pairs
     if train_idx.size < 2 or test_idx.size < 1:

@@ -195,16 +195,18 @@ def validate(store: PathLike, *, run_dir: PathLike | None = None, workers: int =
     if workers < 1:
         raise InputError(f"--workers {workers}: need at least one worker")
     ds, acq = _open_pairs(store)
-    if run_dir is not None:  # fail on a wrong run before the long part, not after it
-        from geogen.evaluation.rundir import RunInputs
+    ubdiff = None
+    if run_dir is not None:  # fail on a wrong run or checkpoint before the long part, not after it
+        from geogen.evaluation.rundir import RunInputs, load_model
 
         RunInputs.locate(run_dir)
+        ubdiff = load_model(run_dir)
     velocity = ds["velocity"].transpose(*VELOCITY_DIMS).data
     seismic = ds["seismic"].transpose(*SEISMIC_DIMS).data
     size = block or max(16, 8 * workers)
     with physics_modeller(acq, workers=workers, scheduler=scheduler) as model:
         values = check_pairs(velocity, seismic, acq, model, block=size, path=store)
-        floor = autoencoder_floor(run_dir, acq, model, block=size) if run_dir is not None else None
+        floor = autoencoder_floor(run_dir, acq, model, block=size, ubdiff=ubdiff) if run_dir is not None else None
 
     summary: dict[str, Any] = {
         "store": str(store),
@@ -245,8 +247,8 @@ def validate(store: PathLike, *, run_dir: PathLike | None = None, workers: int =
 
 
 def autoencoder_floor(run_dir: PathLike, acquisition: Acquisition, model: Modeller, *,
-                      block: int = 16) -> dict[str, Any]:
-    """The same figures for held-out real pairs decoded by the run's autoencoder."""
+                      block: int = 16, ubdiff: Any = None) -> dict[str, Any]:
+    """The same figures for held-out real pairs decoded by the run's autoencoder (``ubdiff``: loaded model)."""
     from geogen.evaluation.rundir import RunInputs, load_model
 
     inputs = RunInputs.locate(run_dir)
@@ -258,7 +260,7 @@ def autoencoder_floor(run_dir: PathLike, acquisition: Acquisition, model: Modell
     if test.size == 0:
         raise GeogenError("the run holds out no real test pairs (splits.json 'test' is empty); cannot give a floor",
                           path=run_dir)
-    ubdiff = load_model(run_dir)
+    ubdiff = ubdiff if ubdiff is not None else load_model(run_dir)
     velocity = ds["velocity"].transpose("sample", "z", "x").isel(sample=test).values.astype(np.float32)
     decoded = np.asarray(ubdiff.reconstruct(velocity), dtype=np.float32)
     values = check_pairs(velocity, decoded, acquisition, model, block=block, description="autoencoder floor",

@@ -54,7 +54,9 @@ def pairs_sheet(velocity: np.ndarray, seismic: np.ndarray, modelled: np.ndarray,
         im = axes[i, 0].imshow(velocity[i], cmap="jet", vmin=a.vmin, vmax=a.vmax, extent=(0, x_end, z_end, 0),
                                aspect="auto")
         fig.colorbar(im, ax=axes[i, 0], label="m/s")
-        panels = ((seismic[i, shot], "stored seismic"), (ref, "Devito"), (seismic[i, shot] - ref, "stored - Devito"))
+        stored = seismic[i, shot]
+        panels = ((stored, f"stored seismic (peak {np.abs(stored).max():.3g})"),
+                  (ref, f"Devito (peak {np.abs(ref).max():.3g})"), (stored - ref, "stored - Devito"))
         for j, (img, title) in enumerate(panels, start=1):
             axes[i, j].imshow(img, cmap="gray", vmin=-clip, vmax=clip, extent=(r0, r1, t_end, 0), aspect="auto")
             rel = np.linalg.norm(seismic[i] - modelled[i]) / (np.linalg.norm(modelled[i]) or 1.0)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 
-def _num(value: Any, fmt: str = ".4g") -> str:
+def _num(value: Any, fmt: str = ".5g") -> str:
     return format(value, fmt) if isinstance(value, (int, float)) else "n/a"
 
 

@@ -7,6 +7,9 @@
   in eval mode and get no gradient, so neither their weights nor their BatchNorm
   statistics move; without it they train too, keeping a velocity loss on the pairs
   so that the shared encoder does not forget the velocity side;
+  Before its first epoch the seismic decoder's base record is set to the mean
+  normalised training record (for both decoder variants alike), so the decoder starts
+  from the trivial answer and learns how the record changes with the map;
 * diffusion: a denoiser on the co-latents of every training velocity map, encoded
   once and cached in the run directory.
 

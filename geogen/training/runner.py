@@ -80,9 +80,13 @@ def mean_record(stream: ChunkStream) -> "torch.Tensor":
 
     total, count = None, 0
     for _, record in stream:
+        if not bool(torch.isfinite(record).all()):
+            continue  # the training loop stops at this sample with its step and index
         total = record.double() if total is None else total + record.double()
         count += 1
-    return (total / max(count, 1)).float()
+    if total is None:
+        raise InputError("no paired training record is finite; check the pairs store")
+    return (total / count).float()
 
 
 def train(
