@@ -189,14 +189,15 @@ def section_recon(args) -> None:
                          chunks={"velocity": {"sample": 8}, "seismic": {"sample": 8}})
     splits = SplitConfig(validation=0.2, test=0.0, seed=0)
     out = {"section": "recon", "pairs": args.recon_pairs, "maps": args.recon_maps, "simulate_s": round(sim_s, 1),
-           "budget": f"step1 {args.recon_step1} steps batch 16; step2 {args.recon_epochs} epochs batch 8 "
-                     f"(frozen encoder), lr 1e-3, same data, seed and splits for both decoders"}
+           "budget": f"step1 {args.recon_step1} epochs batch 16; step2 {args.recon_epochs} epochs batch 8 "
+                     f"(frozen encoder), lr 1e-3, both decoders start from the mean training record; same data, seed "
+                     "and splits for every variant"}
     for decoder, model_cfg in variants().items():
         if decoder not in args.recon_variants.split(","):
             continue
         training = TrainingConfig(
-            step1=Step1Config(epochs=1, batch_size=16, lr=1e-3, steps_per_epoch=args.recon_step1),
-            step2=Step2Config(epochs=args.recon_epochs, batch_size=8, lr=1e-4 if decoder == "linear" else 1e-3),
+            step1=Step1Config(epochs=args.recon_step1, batch_size=16, lr=1e-3),
+            step2=Step2Config(epochs=args.recon_epochs, batch_size=8, lr=1e-3),
             diffusion=DiffusionConfig(steps=1), device="cpu", seed=0)
         run = root / f"run_{decoder}"
         t = time.perf_counter()
@@ -324,7 +325,7 @@ def main() -> None:
     p.add_argument("--recon-pairs", type=int, default=60)
     p.add_argument("--recon-maps", type=int, default=600)
     p.add_argument("--recon-epochs", type=int, default=12)
-    p.add_argument("--recon-step1", type=int, default=60)
+    p.add_argument("--recon-step1", type=int, default=10, help="step-1 epochs of the reconstruction test")
     p.add_argument("--decoder", default="transformer")
     p.add_argument("--recon-variants", default="transformer,transformer_fast,linear")
     p.add_argument("--child", default=None)

@@ -71,8 +71,14 @@ class TransformerSeismicDecoder(nn.Module):
 
     @torch.no_grad()
     def set_base_record(self, record: torch.Tensor) -> None:
-        """Start from the mean training record (normalised), so training learns only deviations."""
+        """Start from predicting the mean training record (normalised): training learns only deviations.
+
+        The output projection is zeroed too, so that the first prediction is exactly the
+        mean rather than the mean plus the noise of a random projection.
+        """
         self.base.copy_(record.reshape(self.base.shape))
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         b = h.shape[0]
@@ -100,7 +106,8 @@ class LinearSeismicDecoder(nn.Module):
 
     @torch.no_grad()
     def set_base_record(self, record: torch.Tensor) -> None:
-        """The same start as the Transformer's: the output bias is the mean training record."""
+        """The same start as the Transformer's: zero weights, the output bias is the mean training record."""
+        nn.init.zeros_(self.out.weight)
         self.out.bias.copy_(record.reshape(-1))
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:

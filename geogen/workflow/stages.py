@@ -250,22 +250,38 @@ def line_origin(ctx: Context) -> float:
 
 
 # -------------------------------------------------------------------------- report
-def make_plots(ctx: Context) -> list[str]:
-    """Training curves, the physics-check histogram and a sheet of generated pairs vs Devito."""
+def make_plots(ctx: Context) -> tuple[list[str], list[str]]:
+    """Training curves, the physics-check histogram and a sheet of generated pairs vs Devito.
+
+    Returns (plots made, plots that failed with why): a figure that cannot be drawn is
+    reported in the summary, not allowed to fail a run whose stages all finished.
+    """
     from geogen.evaluation import plots
 
-    made: list[Path | None] = []
+    jobs: list[tuple[str, Any]] = []
     metrics = ctx.run_dir / "metrics.jsonl"
     if metrics.exists():
-        made.append(plots.training_curves(metrics, ctx.run_dir / "plots" / "training_curves.png"))
+        jobs.append(("training curves", lambda: plots.training_curves(metrics, ctx.run_dir / "plots" / "training_curves.png")))
     generated = ctx.run_dir / "generated.zarr"
     if "validate" in ctx.outputs and generated.exists():
-        store = open_store(generated)
-        report_file = ctx.run_dir / "validation.json"
-        full = json.loads(report_file.read_text()) if report_file.exists() else ctx.outputs["validate"]["summary"]
-        made.append(plots.physics_histogram(full, ctx.run_dir / "plots" / "physics_rel_l2.png", store=store))
-        made.append(_pairs_sheet(ctx, store, plots))
-    return [str(p.relative_to(ctx.run_dir)) for p in made if p is not None]
+        def histogram() -> Path:
+            report_file = ctx.run_dir / "validation.json"
+            full = json.loads(report_file.read_text()) if report_file.exists() else ctx.outputs["validate"]["summary"]
+            return plots.physics_histogram(full, ctx.run_dir / "plots" / "physics_rel_l2.png", store=open_store(generated))
+
+        jobs.append(("physics histogram", histogram))
+        jobs.append(("generated pairs sheet", lambda: _pairs_sheet(ctx, open_store(generated), plots)))
+    made, failed = [], []
+    for name, job in jobs:
+        try:
+            path = job()
+        except Exception as exc:  # noqa: BLE001 - a figure must not fail a finished run
+            log.warning("plot %s failed: %s: %s", name, exc.__class__.__name__, exc)
+            failed.append(f"{name}: {exc.__class__.__name__}: {exc}")
+            continue
+        if path is not None:
+            made.append(str(Path(path).relative_to(ctx.run_dir)))
+    return made, failed
 
 
 def _pairs_sheet(ctx: Context, store: Any, plots: Any, n: int = 3) -> Path:
@@ -322,7 +338,7 @@ def _jsonable(value: Any) -> Any:
 def report(ctx: Context, timings: dict[str, float], wall_s: float) -> dict[str, Any]:
     """summary.json and a readable summary.md: data, training, generation, physics check, files."""
     wf = ctx.workflow
-    plots = make_plots(ctx)
+    plots, plot_failures = make_plots(ctx)
     data = ctx.outputs.get("assemble", {})
     summary: dict[str, Any] = {
         "workflow": wf.name,
@@ -343,6 +359,8 @@ def report(ctx: Context, timings: dict[str, float], wall_s: float) -> dict[str, 
     if "export" in ctx.outputs:
         summary["export"] = ctx.outputs["export"]["files"]
     summary["plots"] = plots
+    if plot_failures:
+        summary["plot_failures"] = plot_failures
     text = json.dumps(summary, indent=2, default=_jsonable)
     (ctx.run_dir / "summary.json").write_text(text + "\n")
     (ctx.run_dir / "summary.md").write_text(_markdown(summary))
@@ -404,8 +422,9 @@ def _markdown(s: dict[str, Any]) -> str:
         lines += ["", "## Physics check (Devito)", ""] + _validation_table(s["validation"])
     if "export" in s:
         lines += ["", "## Exported", ""] + [f"- {fmt}: `{path}`" for fmt, path in s["export"].items()]
-    if s["plots"]:
+    if s["plots"] or s.get("plot_failures"):
         lines += ["", "## Plots", ""] + [f"- `{p}`" for p in s["plots"]]
+        lines += [f"- could not draw {why}" for why in s.get("plot_failures", [])]
     lines += ["", "## Time per stage (s, as last run)", ""]
     lines += [f"- {k}: {v:.1f}" for k, v in s["stage_seconds"].items()]
     lines.append(f"- all stages: {sum(s['stage_seconds'].values()):.1f}")
