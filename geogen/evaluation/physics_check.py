@@ -92,24 +92,71 @@ def physics_modeller(acquisition: Acquisition, *, workers: int = 1, scheduler: s
         yield lambda v: model_parallel(as_velocity_array(v, acquisition), acquisition, client=client)
 
 
+def model_and_compare(velocity: np.ndarray, seismic: np.ndarray, acquisition: Acquisition) -> dict[str, np.ndarray]:
+    """Model a block of maps in this process and compare: the unit of work of a worker.
+
+    Running the comparison where the modelling ran sends three numbers per pair back
+    instead of a whole record, and spreads the metric cost (SSIM, picking) over the
+    workers too: on the small preset it costs more than the modelling itself.
+    """
+    from geogen.physics.modelling import model_maps
+
+    return compare(seismic, model_maps(velocity, acquisition), acquisition.dt)
+
+
+@contextlib.contextmanager
+def pair_checker(acquisition: Acquisition, *, workers: int = 1, scheduler: str | None = None) -> Iterator[Checker]:
+    """A function ``(velocity, seismic) -> handle`` plus ``handle -> figures``, one cluster for all blocks.
+
+    In-process (``workers == 1`` and no scheduler) the work is done at submission;
+    otherwise each block is a dask task on a local cluster of ``workers`` processes, or
+    on the cluster at ``scheduler``, started once for the whole validation.
+    """
+    if scheduler is None and workers <= 1:
+        yield Checker(lambda v, s: model_and_compare(v, s, acquisition), lambda h: h, 1)
+        return
+    from geogen.physics.parallel import dask_client
+
+    with dask_client(workers, scheduler) as client:
+        n = max(1, len(client.scheduler_info().get("workers", {})))
+        yield Checker(lambda v, s: client.submit(model_and_compare, v, s, acquisition, pure=False),
+                      lambda h: h.result(), n)
+
+
+class Checker:
+    """Submit blocks of pairs for checking and collect their figures (see :func:`pair_checker`)."""
+
+    def __init__(self, submit: Callable[[np.ndarray, np.ndarray], Any], result: Callable[[Any], dict[str, np.ndarray]],
+                 workers: int) -> None:
+        self.submit, self.result, self.workers = submit, result, workers
+
+
 def check_pairs(velocity: xr.DataArray | np.ndarray, seismic: xr.DataArray | np.ndarray, acquisition: Acquisition,
-                model: Modeller, *, block: int = 16, description: str = "validating",
+                checker: Checker, *, block: int = 16, description: str = "validating",
                 path: PathLike | None = None) -> dict[str, np.ndarray]:
     """Model each velocity map and compare it with its record, ``block`` samples at a time.
 
     Each block's maps are checked (finite, positive, m/s, stable) before modelling, so
-    a bad map is reported with the store's name and its sample number.
+    a bad map is reported with the store's name and its sample number.  At most two
+    blocks per worker are in flight, so memory stays bounded on any store size.
     """
     n = velocity.shape[0]
-    parts: list[dict[str, np.ndarray]] = []
-    starts = range(0, n, block)
+    starts = list(range(0, n, block))
+    parts: dict[int, dict[str, np.ndarray]] = {}
+    pending: list[tuple[int, Any]] = []
     for start in track(starts, total=len(starts), description=description):
         stop = min(start + block, n)
         v = np.asarray(velocity[start:stop], dtype=np.float32)
         s = np.asarray(seismic[start:stop], dtype=np.float32)
         _check_block(v, s, start, acquisition, path)
-        parts.append(compare(s, model(v), acquisition.dt))
-    return {name: np.concatenate([p[name] for p in parts]) if parts else np.empty(0) for name in VARIABLES}
+        pending.append((start, checker.submit(v, s)))
+        while len(pending) >= 2 * checker.workers:
+            first, handle = pending.pop(0)
+            parts[first] = checker.result(handle)
+    for first, handle in pending:
+        parts[first] = checker.result(handle)
+    ordered = [parts[k] for k in starts]
+    return {name: np.concatenate([p[name] for p in ordered]) if ordered else np.empty(0) for name in VARIABLES}
 
 
 def _check_block(v: np.ndarray, s: np.ndarray, start: int, acquisition: Acquisition, path: PathLike | None) -> None:
@@ -203,10 +250,10 @@ def validate(store: PathLike, *, run_dir: PathLike | None = None, workers: int =
         ubdiff = load_model(run_dir)
     velocity = ds["velocity"].transpose(*VELOCITY_DIMS).data
     seismic = ds["seismic"].transpose(*SEISMIC_DIMS).data
-    size = block or max(16, 8 * workers)
-    with physics_modeller(acq, workers=workers, scheduler=scheduler) as model:
-        values = check_pairs(velocity, seismic, acq, model, block=size, path=store)
-        floor = autoencoder_floor(run_dir, acq, model, block=size, ubdiff=ubdiff) if run_dir is not None else None
+    size = block or 8
+    with pair_checker(acq, workers=workers, scheduler=scheduler) as checker:
+        values = check_pairs(velocity, seismic, acq, checker, block=size, path=store)
+        floor = autoencoder_floor(run_dir, acq, checker, block=size, ubdiff=ubdiff) if run_dir is not None else None
 
     summary: dict[str, Any] = {
         "store": str(store),
@@ -246,7 +293,7 @@ def validate(store: PathLike, *, run_dir: PathLike | None = None, workers: int =
     return summary
 
 
-def autoencoder_floor(run_dir: PathLike, acquisition: Acquisition, model: Modeller, *,
+def autoencoder_floor(run_dir: PathLike, acquisition: Acquisition, checker: Checker, *,
                       block: int = 16, ubdiff: Any = None) -> dict[str, Any]:
     """The same figures for held-out real pairs decoded by the run's autoencoder (``ubdiff``: loaded model)."""
     from geogen.evaluation.rundir import RunInputs, load_model
@@ -263,7 +310,7 @@ def autoencoder_floor(run_dir: PathLike, acquisition: Acquisition, model: Modell
     ubdiff = ubdiff if ubdiff is not None else load_model(run_dir)
     velocity = ds["velocity"].transpose("sample", "z", "x").isel(sample=test).values.astype(np.float32)
     decoded = np.asarray(ubdiff.reconstruct(velocity), dtype=np.float32)
-    values = check_pairs(velocity, decoded, acquisition, model, block=block, description="autoencoder floor",
+    values = check_pairs(velocity, decoded, acquisition, checker, block=block, description="autoencoder floor",
                          path=inputs.pairs_store)
     return {"n_pairs": int(test.size), "source": f"{inputs.pairs_store} test split through UBDiff.reconstruct",
             **summarise(values), "per_sample": {k: [float(x) for x in v] for k, v in values.items()}}
