@@ -103,7 +103,7 @@ def main() -> None:
     joined = {}
     for workers in (1, 2):
         c0 = cpu_seconds()
-        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
             joined[workers] = synth_rate(n_pairs, scheduler=cluster.scheduler_address)
         cpu = (cpu_seconds() - c0) / n_pairs
         print(f"synth openfwi, {n_pairs} pairs, running {workers}-worker cluster joined by --scheduler: "

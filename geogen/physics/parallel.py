@@ -38,7 +38,7 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
             client.close()
         return
     n = max(1, int(workers or 1))
-    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
+    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
                       silence_logs=40) as cluster, Client(cluster) as client:
         yield client
 
