@@ -167,19 +167,20 @@ def section_generate(args) -> None:
 
 
 def section_recon(args) -> None:
-    import torch
+    with tempfile.TemporaryDirectory(prefix="bench_recon_") as tmp:
+        _recon(args, Path(tmp))
 
+
+def _recon(args, root: Path) -> None:
     from geogen.acquisition import Acquisition
     from geogen.data.datasets import pairs_dataset, velocity_dataset
     from geogen.data.store import open_store, write_store
     from geogen.models.ubdiff import UBDiff
     from geogen.physics import forward, generate_velocity
     from geogen.training import train
-    from geogen.training.config import (DiffusionConfig, ModelConfig, SplitConfig, Step1Config, Step2Config,
-                                        TrainingConfig)
+    from geogen.training.config import DiffusionConfig, SplitConfig, Step1Config, Step2Config, TrainingConfig
 
     acq = Acquisition.preset("openfwi")
-    root = Path(tempfile.mkdtemp(prefix="bench_recon_"))
     maps = generate_velocity("curvefault", args.recon_maps, acq.shape, seed=1)
     t = time.perf_counter()
     seis = forward(maps[:args.recon_pairs], acq)
