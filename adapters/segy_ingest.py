@@ -1,13 +1,17 @@
 """Stream a planned SEG-Y file into a Zarr store, block by block, in parallel.
 
 xarray writes the store's layout and every small variable (geometry, masks, file
-headers); the two big arrays (samples, raw trace headers) are then filled a few grid
-rows (shots, inlines) at a time by a pool of threads, each reading its rows straight
-from the memory-mapped file, decoding them into a reused buffer and handing them to
-Zarr, which compresses with Blosc-zstd.  numpy and Blosc release the GIL, so the
-threads overlap; only ``workers`` blocks are in memory at once, so a file larger than
-RAM ingests in bounded memory.  (Measured on the bench file: 1.1 CPU-s for this direct
-fill against 1.8 CPU-s for dask scheduling the same blocks through ``to_zarr``.)
+headers); the two big arrays (samples, raw trace headers) are filled a few grid rows
+(shots, inlines) at a time.  By default forked worker processes do it
+(:mod:`geogen.adapters.segy_parallel`): each reads its blocks with ``pread``, decodes
+them, encodes every chunk with the Blosc-zstd codec the array's metadata declares and
+writes the chunk files, while the parent process lays the store out.  Where that does
+not apply the blocks go through Zarr from a pool of threads (:func:`fill`), which runs
+at about one core: Blosc encodes from Python threads serialise, and Zarr's write path
+costs as much CPU again.  Either way only one block per worker is in memory at once, so
+a file larger than RAM ingests in bounded memory, and both write the same bytes.
+(Measured on the bench file, 2 cores: 0.58 CPU-s and 0.33-0.45 s wall with the worker
+processes, against 0.65 CPU-s and wall for the threads; see bench/bench_ingest.py.)
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import numpy as np
 import xarray as xr
 import zarr
 
+from geogen.adapters import segy_parallel
 from geogen.adapters.segy_codec import decode
 from geogen.adapters.segy_format import TRACE_HEADER_BYTES, SegyLayout
 from geogen.adapters.segy_headers import decode_text_header, text_lines
@@ -99,13 +104,48 @@ class TraceReader:
             order = np.argsort(traces, kind="stable")  # read forwards through the file
             records = self._records(traces[order], scratch)
             if dense and np.array_equal(order, np.arange(order.size)):
-                decode(records["samples"], self.fmt, out=out)
+                decode_samples(records["samples"], self.fmt, out=out)
                 headers[:] = records["header"]
             else:
-                out[live[order]] = decode(records["samples"], self.fmt)
+                out[live[order]] = decode_samples(records["samples"], self.fmt)
                 headers[live[order]] = records["header"]
         shape = (r1 - r0, *self.inner)
         return out.reshape((*shape, ns)), headers.reshape((*shape, TRACE_HEADER_BYTES))
+
+
+ROWS_PER_PASS = 64  # traces per numpy pass: temporaries stay in the CPU cache
+_IBM_BIAS = np.uint32((-153 << 23) % 2**32)  # IEEE exponent bits of 16**(e - 64) / 2**24 are (4e - 153) << 23
+
+
+def decode_samples(disk: np.ndarray, fmt: int, out: np.ndarray | None = None) -> np.ndarray:
+    """:func:`geogen.adapters.segy_codec.decode`, with IBM floats decoded in half its CPU.
+
+    The codec looks each word's scale 16**(e - 64) / 2**24 up in a table; here the scale's
+    float32 bits are built with three integer operations, ``(4e - 153) << 23`` plus the
+    sign, which is the same power of two whenever that exponent field lands in 1..255
+    (IBM exponents 39..102, about 1e-30 to 1e38 and inf, the range of every real trace).
+    Any pass holding another exponent takes the codec's table, so the result is
+    bit-for-bit the codec's for every input.
+    """
+    if fmt != 1:
+        return decode(disk, fmt, out=out)
+    if out is None:
+        out = np.empty(disk.shape, np.float32)
+    for i in range(0, disk.shape[0], ROWS_PER_PASS):
+        rows = slice(i, i + ROWS_PER_PASS)
+        words = disk[rows].astype(np.uint32)  # byte-swaps big-endian words
+        scale = words & np.uint32(0x7F000000)
+        scale <<= np.uint32(1)
+        scale += _IBM_BIAS  # top bit set exactly where 4e - 153 falls outside 0..255 (it is never 0)
+        if scale.max(initial=0) >= np.uint32(0x80000000):
+            decode(disk[rows], fmt, out=out[rows])
+            continue
+        scale |= words & np.uint32(0x80000000)
+        words &= np.uint32(0x00FFFFFF)
+        target = out[rows]
+        target[...] = words
+        target *= scale.view(np.float32)
+    return out
 
 
 def _scratch(scratch: dict[str, np.ndarray], key: str, n: int, dtype: Any) -> np.ndarray:
@@ -221,18 +261,47 @@ def write(ds: xr.Dataset, out: Path, chunk_dim: str, *, level: int = DEFAULT_LEV
 
 
 def ingest_grid(layout: SegyLayout, plan: GridPlan, out: Path, *, locations: dict[str, int], duplicates: str,
-                workers: int | None = None, level: int = DEFAULT_LEVEL) -> None:
-    """Write the layout and small variables with xarray, then fill samples and headers in blocks."""
+                workers: int | None = None, level: int = DEFAULT_LEVEL, processes: bool = True) -> None:
+    """Write the layout and small variables with xarray, then fill samples and headers in blocks.
+
+    Samples and raw headers go through worker processes (:mod:`geogen.adapters.segy_parallel`),
+    which start before xarray writes the layout and encode while it does; ``processes=False``,
+    a platform without ``fork`` or metadata the workers cannot match take the Zarr path
+    (:func:`fill`, threads).
+    """
     ds = build_dataset(layout, plan, locations=locations, duplicates=duplicates)
     rows = rows_per_block(plan, layout.n_samples)
-    ds.to_zarr(out, mode="w-", zarr_format=3, consolidated=False, compute=False,
-               encoding=encoding(ds, plan.dims[0], level, header_rows=rows))
+    enc = encoding(ds, plan.dims[0], level, header_rows=rows)
+    name = "velocity" if plan.kind == "velocity" else "seismic"
+    workers = int(workers or os.cpu_count() or 1)
+    reader = TraceReader(layout, plan)
+    velocity = plan.kind == "velocity"
+    chunk_layouts = [segy_parallel.ChunkLayout.from_encoding(v, ds[v].shape, ds[v].dtype, enc[v])
+                     for v in (name, "trace_header")]
+    if processes and segy_parallel.available() and all(chunk_layouts):
+
+        def read_block(r0: int, r1: int, scratch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+            block, raw = reader.read(r0, r1, scratch)
+            if velocity:
+                _check_block(reader, block, r0, r1)
+            return {name: block, "trace_header": raw}
+
+        with segy_parallel.ChunkFill(out, chunk_layouts, read_block, plan.shape[0], rows, workers) as job:  # type: ignore[arg-type]
+            ds.to_zarr(out, mode="w-", zarr_format=3, consolidated=False, compute=False, encoding=enc)
+            if job.finish():
+                return
+    else:
+        ds.to_zarr(out, mode="w-", zarr_format=3, consolidated=False, compute=False, encoding=enc)
     # Every chunk gets written anyway; skipping Zarr's "is it all fill value?" scan saves ~10 % CPU.
     with zarr.config.set({"array.write_empty_chunks": True}):
         group = zarr.open_group(out, mode="r+", zarr_format=3)
-    name = "velocity" if plan.kind == "velocity" else "seismic"
-    fill(TraceReader(layout, plan), group[name], group["trace_header"], rows=rows,
-         velocity=plan.kind == "velocity", workers=int(workers or os.cpu_count() or 1))
+    fill(reader, group[name], group["trace_header"], rows=rows, velocity=velocity, workers=workers)
+
+
+def _check_block(reader: TraceReader, block: np.ndarray, r0: int, r1: int) -> None:
+    live = reader.numbers[r0:r1].reshape(block.shape[:-1]) > 0
+    if live.any():
+        check_velocity_values(block[live], path=reader.layout.path)
 
 
 def fill(reader: TraceReader, values: Any, headers: Any, *, rows: int, velocity: bool, workers: int) -> None:
@@ -246,9 +315,7 @@ def fill(reader: TraceReader, values: Any, headers: Any, *, rows: int, velocity:
             local.scratch = {}
         block, raw = reader.read(r0, r1, local.scratch)
         if velocity:
-            live = reader.numbers[r0:r1].reshape(block.shape[:-1]) > 0
-            if live.any():
-                check_velocity_values(block[live], path=reader.layout.path)
+            _check_block(reader, block, r0, r1)
         values[r0:r1] = block
         headers[r0:r1] = raw
 

@@ -4,7 +4,9 @@ Writes a ~198 MB IBM-float file (100 shots x 240 receivers x 2000 samples) in a
 temporary directory, then in the same run times
 
 * segyio: ``f.trace.raw[:]`` (IBM -> float32 conversion in segyio's C core),
-* ``geogen.ingest`` in this process (the Python API: read, decode, compress, write Zarr),
+* ``geogen.ingest`` in this process (the Python API: read, decode, compress, write Zarr;
+  the samples are encoded in ``os.cpu_count()`` forked worker processes, whose CPU time
+  the CPU column includes),
 * ``geogen ingest`` as a command in a subprocess (adds interpreter and import start-up),
   with its peak resident memory,
 
@@ -12,7 +14,7 @@ and prints MB/s (file bytes / wall seconds), the ratio to segyio, and the store 
 Blosc-zstd level.  Both readers see the file from the page cache (it was just written),
 so this measures decoding and writing, not the disk.  Usage::
 
-    python bench/bench_ingest.py [--shots 100] [--receivers 240] [--samples 2000] [--repeat 3]
+    python bench/bench_ingest.py [--shots 100] [--receivers 240] [--samples 2000] [--repeat 3] [--threads]
 """
 
 from __future__ import annotations
@@ -53,15 +55,21 @@ def write_file(path: Path, shots: int, receivers: int, samples: int) -> None:
             f.trace[base:base + receivers] = gather
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process (all threads) plus its finished child processes (ingest workers)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def best(fn, repeat: int, before=None) -> tuple[float, float]:
-    """Best wall time and the CPU time (all threads) of that run."""
+    """Best wall time and the CPU time (all threads and worker processes) of that run."""
     runs = []
     for _ in range(repeat):
         if before is not None:
             before()
-        t0, c0 = time.perf_counter(), time.process_time()
+        t0, c0 = time.perf_counter(), cpu_seconds()
         fn()
-        runs.append((time.perf_counter() - t0, time.process_time() - c0))
+        runs.append((time.perf_counter() - t0, cpu_seconds() - c0))
     return min(runs)
 
 
@@ -82,17 +90,20 @@ try:
 except SystemExit as exc:
     if exc.code:
         raise
-print(before, status("VmHWM"))
+import resource
+print(before, status("VmHWM"), resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
 """
 
 
-def peak_rss_mb(*args: str) -> tuple[float, float]:
-    """(resident MB after imports, peak resident MB during the command) of a fresh process."""
+def peak_rss_mb(*args: str) -> tuple[float, float, float]:
+    """(resident MB after imports, peak resident MB during the command, peak of its largest worker
+    process) of a fresh process.  A forked worker's resident set counts the pages it shares with
+    the parent, so its peak is at most the parent's resident set plus its own blocks."""
     proc = subprocess.run([sys.executable, "-c", PEAK_RSS, *args], capture_output=True, text=True)
     if proc.returncode:
         raise SystemExit(proc.stderr)
-    before, peak = proc.stdout.strip().splitlines()[-1].split()
-    return float(before), float(peak)
+    before, peak, worker = proc.stdout.strip().splitlines()[-1].split()
+    return float(before), float(peak), float(worker)
 
 
 def main() -> None:
@@ -102,10 +113,13 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=2000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--levels", default="1,3", help="Blosc-zstd levels to compare")
+    ap.add_argument("--threads", action="store_true",
+                    help="also time the Zarr thread-pool fill (the path without worker processes)")
     ap.add_argument("--dir", default=None, help="where to put the file and stores (default: a temp dir)")
     args = ap.parse_args()
 
     import geogen
+    from geogen.adapters.segy_ingest import DEFAULT_LEVEL
 
     root = Path(tempfile.mkdtemp(prefix="geogen-bench-", dir=args.dir))
     try:
@@ -134,6 +148,19 @@ def main() -> None:
             print(f"geogen.ingest API, zstd {level} : {t_api:6.3f} s wall {c_api:6.3f} s CPU  {size_mb / t_api:7.1f} MB/s  "
                   f"ratio to segyio {t_seg / t_api:.2f}  store {stored:.1f} MB ({stored / size_mb:.0%} of the file)")
             shutil.rmtree(target)
+        if args.threads:  # the fallback: blocks through Zarr from a thread pool, no worker processes
+            from geogen.adapters import segy_parallel
+
+            target = root / "threads.zarr"
+            available, segy_parallel.available = segy_parallel.available, lambda: False
+            try:
+                t_thr, c_thr = best(lambda: geogen.ingest(src, target), args.repeat,
+                                    before=lambda: shutil.rmtree(target, ignore_errors=True))
+            finally:
+                segy_parallel.available = available
+            shutil.rmtree(target)
+            print(f"geogen.ingest, Zarr threads : {t_thr:6.3f} s wall {c_thr:6.3f} s CPU  {size_mb / t_thr:7.1f} MB/s  "
+                  f"ratio to segyio {t_seg / t_thr:.2f}  (zstd {DEFAULT_LEVEL}, the path without worker processes)")
 
         exe = shutil.which("geogen")
         cmd = [exe] if exe else [sys.executable, "-m", "geogen"]
@@ -145,9 +172,10 @@ def main() -> None:
         shutil.rmtree(root / "cli.zarr")
         print(f"geogen ingest CLI (process) : {t_cli:6.3f} s wall  {size_mb / t_cli:7.1f} MB/s  ratio to segyio "
               f"{t_seg / t_cli:.2f}  (includes interpreter start-up and imports)")
-        before, peak = peak_rss_mb("ingest", str(src), "--out", str(root / "rss.zarr"))
+        before, peak, worker = peak_rss_mb("ingest", str(src), "--out", str(root / "rss.zarr"))
         print(f"resident memory of the ingest process: {before:.0f} MB after imports, peak {peak:.0f} MB during "
-              f"ingest (+{peak - before:.0f} MB for a {size_mb:.0f} MB file)")
+              f"ingest (+{peak - before:.0f} MB for a {size_mb:.0f} MB file); largest worker process peak "
+              f"{worker:.0f} MB (pages shared with the parent included)")
         print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     finally:
         shutil.rmtree(root, ignore_errors=True)

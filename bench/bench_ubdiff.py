@@ -31,13 +31,16 @@ import numpy as np
 
 
 def variants() -> dict:
-    """The model configurations compared: the defaults, a lighter transformer, the published head."""
+    """The model configurations compared: the defaults (adaLN-conditioned transformer, 100-sample patches,
+    small MLP denoiser), the earlier defaults (cross-attention, 25-sample patches, wide denoiser), the
+    published linear head."""
     from geogen.training.config import ModelConfig
 
     return {
         "transformer": ModelConfig(),
-        "transformer_fast": ModelConfig(transformer_dim=192, transformer_depth=3, patch_time=50,
-                                        denoiser_width=256, denoiser_depth=4),
+        "transformer_previous": ModelConfig(transformer_dim=256, transformer_depth=4, patch_time=25,
+                                            transformer_conditioning="cross", position_scale=0.02,
+                                            denoiser_width=512, denoiser_depth=6),
         "linear": ModelConfig(seismic_decoder="linear"),
     }
 
@@ -328,7 +331,7 @@ def main() -> None:
     p.add_argument("--recon-epochs", type=int, default=12)
     p.add_argument("--recon-step1", type=int, default=10, help="step-1 epochs of the reconstruction test")
     p.add_argument("--decoder", default="transformer")
-    p.add_argument("--recon-variants", default="transformer,transformer_fast,linear")
+    p.add_argument("--recon-variants", default="transformer,transformer_previous,linear")
     p.add_argument("--child", default=None)
     args = p.parse_args()
     if args.child:

@@ -70,6 +70,15 @@ def test_encode_decode_reconstruct(run: Path) -> None:
     vel, seis = model.decode(z)
     assert vel.shape == v.shape and seis.shape == (3, 3, 400, 32)
     np.testing.assert_allclose(model.reconstruct(v), seis, rtol=1e-5, atol=1e-6)
+    # the in-place inverse used by generation equals the Normalizer's
+    with torch.no_grad():
+        raw = model.net.decode_seismic(torch.as_tensor(z)).float()
+    expected = model.normalizer.seismic_inverse(raw.clamp(-1, 1).numpy())
+    np.testing.assert_allclose(seis, expected, rtol=1e-5, atol=1e-6)
+    # batches are joined in order, and single-batch results are float32 arrays
+    vel2, seis2 = model.decode(z, batch_size=2)
+    np.testing.assert_allclose(seis2, seis, rtol=1e-5, atol=1e-6)
+    assert seis.dtype == np.float32 and vel.dtype == np.float32
     with pytest.raises(InputError, match=r"velocity maps are \(70, 70\), the model was trained on \(32, 32\)"):
         model.reconstruct(np.full((1, 70, 70), 2000.0))
 

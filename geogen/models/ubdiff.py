@@ -43,7 +43,8 @@ class UBDiffNet(nn.Module):
         kw: dict[str, Any] = {}
         if config.seismic_decoder == "transformer":
             kw = dict(dim=config.transformer_dim, depth=config.transformer_depth,
-                      heads=config.transformer_heads, patch_time=config.patch_time)
+                      heads=config.transformer_heads, patch_time=config.patch_time,
+                      conditioning=config.transformer_conditioning, position_scale=config.position_scale)
         self.seismic_decoder = build_seismic_decoder(config.seismic_decoder, c, acquisition.seismic_shape, **kw)
 
     def velocity_part(self) -> list[nn.Module]:
@@ -69,6 +70,12 @@ class UBDiffNet(nn.Module):
 
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
+
+
+def _join(parts: list[torch.Tensor]) -> np.ndarray:
+    """Concatenate float32 CPU batches into one array (no copy for a single batch)."""
+    out = parts[0] if len(parts) == 1 else torch.cat(parts)
+    return out.numpy().astype(np.float32, copy=False)
 
 
 def pick_device(device: str | torch.device | None) -> torch.device:
@@ -147,16 +154,24 @@ class UBDiff:
         out = [self.net.encode(self.normalizer.velocity(b)).float().cpu() for b in self._batches(v, batch_size)]
         return torch.cat(out).numpy()
 
+    def _seismic_physical(self, s: torch.Tensor) -> torch.Tensor:
+        """Clamp a normalised record to [-1, 1] and undo the normalisation in place (the same operations
+        as :meth:`Normalizer.seismic_inverse`, without its temporaries: generation writes tens of millions
+        of samples, and each extra pass over them costs as much as a decoder layer)."""
+        n = self.normalizer
+        y = s.float().clamp_(-1, 1).add_(1.0).mul_(0.5 * (n.seismic_max - n.seismic_min)).add_(n.seismic_min)
+        sign = torch.sign(y)
+        return y.abs_().expm1_().mul_(sign).cpu()
+
     @torch.no_grad()
     def decode(self, latents: np.ndarray, *, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
         """Co-latents (n, c) -> (velocity m/s (n, nz, nx), seismic (n, S, T, R)), float32."""
         vel, seis = [], []
         for z in self._batches(np.asarray(latents, dtype=np.float32), batch_size):
             v = self.net.decode_velocity(z).float().clamp(-1, 1)
-            s = self.net.decode_seismic(z).float().clamp(-1, 1)
             vel.append(self.normalizer.velocity_inverse(v).cpu())
-            seis.append(self.normalizer.seismic_inverse(s).cpu())
-        return torch.cat(vel).numpy().astype(np.float32), torch.cat(seis).numpy().astype(np.float32)
+            seis.append(self._seismic_physical(self.net.decode_seismic(z)))
+        return _join(vel), _join(seis)
 
     @torch.no_grad()
     def reconstruct(self, velocity_mps: np.ndarray, *, batch_size: int = 64) -> np.ndarray:
@@ -164,9 +179,8 @@ class UBDiff:
         v = self._check_velocity(velocity_mps)
         out = []
         for b in self._batches(v, batch_size):
-            s = self.net.decode_seismic(self.net.encode(self.normalizer.velocity(b))).float().clamp(-1, 1)
-            out.append(self.normalizer.seismic_inverse(s).cpu())
-        return torch.cat(out).numpy().astype(np.float32)
+            out.append(self._seismic_physical(self.net.decode_seismic(self.net.encode(self.normalizer.velocity(b)))))
+        return _join(out)
 
     @torch.no_grad()
     def sample(self, n: int, *, steps: int = 50, sampler: str = "ddim", seed: int = 0,
@@ -191,4 +205,6 @@ class UBDiff:
             v, s = self.decode(z.cpu().numpy(), batch_size=batch_size)
             vel.append(v)
             seis.append(s)
+        if len(vel) == 1:
+            return vel[0], seis[0]
         return np.concatenate(vel), np.concatenate(seis)

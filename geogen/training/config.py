@@ -22,13 +22,17 @@ class ModelConfig(_Strict):
     encoder_channels: list[int] = Field([32, 64, 128, 256], min_length=1, description="encoder widths")
     seismic_decoder: Literal["transformer", "linear"] = Field(
         "transformer", description="transformer over record patches, or the published linear head")
-    transformer_dim: int = Field(256, gt=0, description="token width of the seismic transformer")
-    transformer_depth: int = Field(4, gt=0, description="transformer blocks")
+    transformer_dim: int = Field(128, gt=0, description="token width of the seismic transformer")
+    transformer_depth: int = Field(2, gt=0, description="transformer blocks")
     transformer_heads: int = Field(8, gt=0, description="attention heads")
-    patch_time: int = Field(25, gt=0, description="time samples per seismic token")
+    patch_time: int = Field(100, gt=0, description="time samples per seismic token")
+    transformer_conditioning: Literal["adaln", "cross"] = Field(
+        "adaln", description="how the latent reaches the seismic tokens: adaLN modulation of every block, "
+                             "or cross-attention to memory tokens (the first design)")
+    position_scale: float = Field(1.0, gt=0, description="initial std of the seismic tokens' position embeddings")
     denoiser: Literal["mlp", "unet1d"] = Field("mlp", description="residual MLP over the latent, or the paper's 1-D U-Net")
-    denoiser_width: int = Field(512, gt=0, description="hidden width of the MLP denoiser")
-    denoiser_depth: int = Field(6, gt=0, description="residual blocks of the MLP denoiser")
+    denoiser_width: int = Field(256, gt=0, description="hidden width of the MLP denoiser")
+    denoiser_depth: int = Field(3, gt=0, description="residual blocks of the MLP denoiser")
 
 
 class StepConfig(_Strict):
@@ -40,6 +44,9 @@ class StepConfig(_Strict):
     weight_decay: float = Field(0.0, ge=0)
     num_workers: int = Field(0, ge=0, description="DataLoader worker processes")
     steps_per_epoch: int | None = Field(None, gt=0, description="cap on optimiser steps per epoch (None: the whole split)")
+    lr_schedule: Literal["cosine", "constant"] = Field(
+        "cosine", description="cosine: linear warm-up, then cosine decay to zero over the stage; constant: lr throughout")
+    warmup_fraction: float = Field(0.05, ge=0, lt=1, description="share of the stage's steps spent warming up (cosine)")
 
 
 class Step1Config(StepConfig):

@@ -7,6 +7,8 @@
   in eval mode and get no gradient, so neither their weights nor their BatchNorm
   statistics move; without it they train too, keeping a velocity loss on the pairs
   so that the shared encoder does not forget the velocity side;
+  both steps follow a linear warm-up then cosine decay of the learning rate
+  (``lr_schedule``), a function of the step alone, so resuming repeats it exactly.
   Before its first epoch the seismic decoder's base record is set to the mean
   normalised training record (for both decoder variants alike), so the decoder starts
   from the trivial answer and learns how the record changes with the map;
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import time
 import uuid
@@ -153,9 +156,26 @@ def _validate(stage: SupervisedStage, ctx: RunContext) -> float | None:
     return ctx.mean(total / max(count, 1))
 
 
+def lr_factor(cfg: StepConfig, step: int, total: int) -> float:
+    """Learning-rate multiplier before optimiser step ``step`` (0-based) of ``total``; depends on the step only,
+    so that a resumed stage follows the uninterrupted one."""
+    if cfg.lr_schedule == "constant":
+        return 1.0
+    warmup = int(round(cfg.warmup_fraction * total))
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
 def run_supervised(stage: SupervisedStage, net: UBDiffNet, run_dir: Path, ctx: RunContext, store: Path) -> None:
     """Train one epoch-based stage to the end, resuming from its checkpoint; leave the best weights in ``net``."""
     cfg = stage.config
+    ranks = max(1, ctx.world) if stage.train.shard else 1
+    per_epoch = max(1, math.ceil(len(stage.train) / (cfg.batch_size * ranks)))
+    if cfg.steps_per_epoch is not None:
+        per_epoch = min(per_epoch, cfg.steps_per_epoch)
+    total_steps = per_epoch * cfg.epochs
     optimizer = torch.optim.AdamW(stage.trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
     scaler = ctx.scaler()
     start_epoch, step, best, best_net = 0, 0, float("inf"), None
@@ -185,6 +205,8 @@ def run_supervised(stage: SupervisedStage, net: UBDiffNet, run_dir: Path, ctx: R
                 raise GeogenError(f"{stage.name}, step {step + 1}: the loss became {float(loss)} on samples "
                                   f"{index.tolist()[:8]}; lower the learning rate (the last good checkpoint is kept)")
             optimizer.zero_grad(set_to_none=True)
+            for group in optimizer.param_groups:
+                group["lr"] = cfg.lr * lr_factor(cfg, step, total_steps)
             if scaler is not None:
                 scaler.scale(loss).backward()
                 scaler.step(optimizer)
