@@ -110,3 +110,14 @@ def test_transformer_learns_a_latent_dependent_arrival_time() -> None:
     # The first design (cross-attention, position embeddings of std 0.02) ends at 0.064 x the mean
     # record's loss on this toy; the default reaches 0.012.
     assert final < 0.03 * base_loss, (final, base_loss)
+
+
+def test_saved_configs_from_before_the_adaln_decoder_load_as_they_were_trained() -> None:
+    from geogen.models.ubdiff import upgrade_model_config
+
+    old = ModelConfig().model_dump()
+    del old["transformer_conditioning"], old["position_scale"]
+    cfg = ModelConfig.model_validate(upgrade_model_config(old))
+    assert cfg.transformer_conditioning == "cross" and cfg.position_scale == 0.02
+    new = ModelConfig(transformer_conditioning="adaln").model_dump()
+    assert upgrade_model_config(new) == new

@@ -72,6 +72,17 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
+#: Model fields added after runs were already trained, with the value those runs used (a checkpoint
+#: or config.json without the field was built that way, whatever today's default is).
+LEGACY_MODEL_FIELDS: dict[str, Any] = {"transformer_conditioning": "cross", "position_scale": 0.02}
+
+
+def upgrade_model_config(saved: dict[str, Any]) -> dict[str, Any]:
+    """A saved model configuration with the fields it predates filled in as they were then."""
+    return {**LEGACY_MODEL_FIELDS, **saved} if saved.get("seismic_decoder", "transformer") == "transformer" \
+        else {**saved}
+
+
 def _join(parts: list[torch.Tensor]) -> np.ndarray:
     """Concatenate float32 CPU batches into one array (no copy for a single batch)."""
     out = parts[0] if len(parts) == 1 else torch.cat(parts)
@@ -120,7 +131,7 @@ class UBDiff:
                 raise InputError("holds no checkpoints/{diffusion,step2,step1}.pt; train first", path=path)
         dev = pick_device(device)
         state = load_checkpoint(path)
-        config = ModelConfig.model_validate(state["model_config"])
+        config = ModelConfig.model_validate(upgrade_model_config(state["model_config"]))
         acquisition = Acquisition.from_json(state["acquisition"])
         net = UBDiffNet(config, acquisition)
         net.load_state_dict(state["best_net"] if "best_net" in state else state["net"])

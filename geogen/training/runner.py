@@ -44,8 +44,11 @@ def _check_config(run_dir: Path, model: ModelConfig, inputs: TrainingInputs, ctx
     """A run directory belongs to one model design: refuse to resume it with another."""
     path = run_dir / "config.json"
     if path.is_file():
+        from geogen.models.ubdiff import upgrade_model_config
+
         saved = json.loads(path.read_text())
-        if saved.get("model") != model.model_dump():
+        current = model.model_dump()
+        if {**current, **upgrade_model_config(saved.get("model") or {})} != current:
             raise InputError("was trained with another model configuration; use a new run directory "
                              "or the same model settings", path=path)
         return
