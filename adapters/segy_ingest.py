@@ -104,48 +104,13 @@ class TraceReader:
             order = np.argsort(traces, kind="stable")  # read forwards through the file
             records = self._records(traces[order], scratch)
             if dense and np.array_equal(order, np.arange(order.size)):
-                decode_samples(records["samples"], self.fmt, out=out)
+                decode(records["samples"], self.fmt, out=out)
                 headers[:] = records["header"]
             else:
-                out[live[order]] = decode_samples(records["samples"], self.fmt)
+                out[live[order]] = decode(records["samples"], self.fmt)
                 headers[live[order]] = records["header"]
         shape = (r1 - r0, *self.inner)
         return out.reshape((*shape, ns)), headers.reshape((*shape, TRACE_HEADER_BYTES))
-
-
-ROWS_PER_PASS = 64  # traces per numpy pass: temporaries stay in the CPU cache
-_IBM_BIAS = np.uint32((-153 << 23) % 2**32)  # IEEE exponent bits of 16**(e - 64) / 2**24 are (4e - 153) << 23
-
-
-def decode_samples(disk: np.ndarray, fmt: int, out: np.ndarray | None = None) -> np.ndarray:
-    """:func:`geogen.adapters.segy_codec.decode`, with IBM floats decoded in half its CPU.
-
-    The codec looks each word's scale 16**(e - 64) / 2**24 up in a table; here the scale's
-    float32 bits are built with three integer operations, ``(4e - 153) << 23`` plus the
-    sign, which is the same power of two whenever that exponent field lands in 1..255
-    (IBM exponents 39..102, about 1e-30 to 1e38 and inf, the range of every real trace).
-    Any pass holding another exponent takes the codec's table, so the result is
-    bit-for-bit the codec's for every input.
-    """
-    if fmt != 1:
-        return decode(disk, fmt, out=out)
-    if out is None:
-        out = np.empty(disk.shape, np.float32)
-    for i in range(0, disk.shape[0], ROWS_PER_PASS):
-        rows = slice(i, i + ROWS_PER_PASS)
-        words = disk[rows].astype(np.uint32)  # byte-swaps big-endian words
-        scale = words & np.uint32(0x7F000000)
-        scale <<= np.uint32(1)
-        scale += _IBM_BIAS  # top bit set exactly where 4e - 153 falls outside 0..255 (it is never 0)
-        if scale.max(initial=0) >= np.uint32(0x80000000):
-            decode(disk[rows], fmt, out=out[rows])
-            continue
-        scale |= words & np.uint32(0x80000000)
-        words &= np.uint32(0x00FFFFFF)
-        target = out[rows]
-        target[...] = words
-        target *= scale.view(np.float32)
-    return out
 
 
 def _scratch(scratch: dict[str, np.ndarray], key: str, n: int, dtype: Any) -> np.ndarray:
