@@ -7,7 +7,7 @@ its kept headers, or builds headers from coordinates for geogen's own stores.
 
 Options (``geogen.ingest(..., **options)`` or the CLI flags of the same name):
 ``dz``/``dx`` (m) and ``depth_unit`` (auto|m|mm) for velocity in depth, ``workers``
-(threads), ``level`` (Blosc-zstd level); export takes ``segy_format`` (ibm|ieee|...).
+(processes, default: one per core), ``level`` (Blosc-zstd level); export takes ``segy_format`` (ibm|ieee|...).
 """
 
 from __future__ import annotations

@@ -267,3 +267,21 @@ def test_optimiser_follows_the_schedule(stores, tmp_path: Path) -> None:
     assert len(seen) >= 2
     assert seen[0] <= 1e-3 and max(seen) <= 1e-3 + 1e-12
     assert seen[-1] < seen[len(seen) // 2] or len(seen) == 2
+
+
+def test_physical_relative_loss_is_zero_on_target_and_scale_free() -> None:
+    from geogen.data.normalize import Normalizer
+
+    norm = Normalizer(1500.0, 4500.0, -3.0, 4.0)
+    t = torch.rand(3, 2, 10, 4) * 1.6 - 0.8
+    assert float(loops.physical_relative_loss(t, t, norm)) == pytest.approx(0.0, abs=1e-9)
+    base = norm.seismic(torch.zeros_like(t))  # predicting silence: relative error 1 per sample
+    assert float(loops.physical_relative_loss(base, t, norm)) == pytest.approx(1.0, rel=1e-4)
+
+
+def test_step2_with_the_physical_loss_term_trains(stores, tmp_path: Path) -> None:
+    cfg = tiny_training()
+    cfg.step2.physical_weight = 0.3
+    train(*stores, tmp_path / "run", model=tiny_model(), training=cfg, splits=SPLITS, stages=("step1", "step2"))
+    lines = [json.loads(s) for s in (tmp_path / "run/metrics.jsonl").read_text().splitlines()]
+    assert all(np.isfinite(r["train_loss"]) for r in lines if r["stage"] == "step2")

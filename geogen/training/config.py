@@ -57,6 +57,10 @@ class Step2Config(StepConfig):
     """Seismic decoder on the paired samples (L1 + L2 on seismic)."""
 
     freeze: bool = Field(True, description="keep the encoder and velocity decoder frozen (the paper's flag F)")
+    physical_weight: float = Field(
+        0.0, ge=0, description="weight of an extra loss term: squared error relative to the record's energy, "
+                               "in physical units (0.3 helped the decoder alone, 0.12 -> 0.10, but not the whole "
+                               "quickstart pipeline, and costs ~25 % more step-2 time; off by default)")
 
 
 class DiffusionConfig(_Strict):

@@ -3,7 +3,8 @@
 * step 1: encoder + velocity head + velocity decoder on every training velocity map
   (L1 + L2 on the normalised velocity);
 * step 2: seismic head + seismic decoder on the paired training samples (L1 + L2 on
-  the normalised seismic).  With ``freeze`` the encoder and velocity decoder are put
+  the normalised seismic, plus ``physical_weight`` x the squared error relative to the
+  record's energy in physical units).  With ``freeze`` the encoder and velocity decoder are put
   in eval mode and get no gradient, so neither their weights nor their BatchNorm
   statistics move; without it they train too, keeping a velocity loss on the pairs
   so that the shared encoder does not forget the velocity side;
@@ -40,6 +41,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from geogen.data.loader import ChunkStream, batches
+from geogen.data.normalize import Normalizer
 from geogen.errors import GeogenError, InputError
 from geogen.models.denoisers import build_denoiser
 from geogen.models.ema import EMA
@@ -249,8 +251,16 @@ def step1_stage(net: UBDiffNet, cfg: StepConfig, train: ChunkStream, validation:
                            train, validation, ("velocity",), meta)
 
 
+def physical_relative_loss(pred: torch.Tensor, target: torch.Tensor, normalizer: Normalizer) -> torch.Tensor:
+    """Mean over samples of ``||p - t||^2 / ||t||^2`` with both records back in physical units."""
+    p = normalizer.seismic_inverse(pred.float().clamp(-1, 1))
+    t = normalizer.seismic_inverse(target.float())
+    return ((p - t).square().flatten(1).sum(1) / t.square().flatten(1).sum(1).clamp(min=1e-12)).mean()
+
+
 def step2_stage(net: UBDiffNet, cfg: StepConfig, freeze: bool, train: ChunkStream, validation: ChunkStream | None,
-                checkpoint: Path, ctx: RunContext, meta: dict[str, Any]) -> SupervisedStage:
+                checkpoint: Path, ctx: RunContext, meta: dict[str, Any],
+                normalizer: Normalizer | None = None) -> SupervisedStage:
     path = SeismicPath(net, freeze).to(ctx.device)
     if freeze:
         frozen = net.velocity_part()
@@ -260,9 +270,13 @@ def step2_stage(net: UBDiffNet, cfg: StepConfig, freeze: bool, train: ChunkStrea
     else:
         frozen, trainable = [], list(net.parameters())
 
+    weight = float(getattr(cfg, "physical_weight", 0.0)) if normalizer is not None else 0.0
+
     def loss(m: nn.Module, t: list[torch.Tensor]) -> torch.Tensor:
         s_hat, v_hat = m(t[0])
         out = reconstruction_loss(s_hat, t[1])
+        if weight > 0:
+            out = out + weight * physical_relative_loss(s_hat, t[1], normalizer)
         return out if v_hat is None else out + reconstruction_loss(v_hat, t[0])
 
     return SupervisedStage("step2", checkpoint, cfg, ctx.wrap(path), trainable, frozen, loss,

@@ -160,7 +160,7 @@ def train(
         stage = step2_stage(net, training.step2, training.step2.freeze,
                             _stream(inputs.pairs_store, pair_names, ptrain, norm, shuffle=True, seed=seed + 1),
                             _stream(inputs.pairs_store, pair_names, pval, norm, shuffle=False, seed=seed + 1),
-                            paths["step2"], ctx, meta)
+                            paths["step2"], ctx, meta, normalizer=norm)
         run_supervised(stage, net, run_dir, ctx, inputs.pairs_store)
     if "diffusion" in stages:
         if not paths["diffusion"].exists() or "step2" not in stages:
