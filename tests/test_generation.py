@@ -19,14 +19,6 @@ from geogen.training import train
 from test_training_fixtures import SPLITS, tiny_model, tiny_training, write_stores
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("gen")

@@ -7,14 +7,6 @@ import pytest
 import torch
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on a shared 2-core machine more threads only contend."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 from geogen.data.normalize import Normalizer
 from geogen.models.denoisers import build_denoiser
 from geogen.models.ema import EMA

@@ -8,14 +8,6 @@ import pytest
 import torch
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on a shared 2-core machine more threads only contend."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 from geogen.acquisition import Acquisition
 from geogen.models.seismic_decoder import TransformerSeismicDecoder
 from geogen.models.ubdiff import UBDiffNet, count_parameters

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -18,14 +17,6 @@ from geogen.training import train
 from geogen.training import loops
 from geogen.training.checkpoint import load_checkpoint, save_checkpoint
 from test_training_fixtures import SPLITS, fake_seismic, layered_maps, tiny_model, tiny_training, write_stores
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -45,7 +45,7 @@ def ingest(
     if kind not in ("auto", "survey", "poststack", "velocity", "pairs"):
         raise InputError(f"--kind {kind!r}: choose auto, survey, poststack or velocity")
     extra = {k: v for k, v in {"dz": dz, "dx": dx, "depth_unit": depth_unit}.items() if v is not None}
-    ds = run_ingest(paths, out, kind=kind, headers=parse_header_overrides(header), duplicates=duplicates, **extra)
+    run_ingest(paths, out, kind=kind, headers=parse_header_overrides(header), duplicates=duplicates, **extra)
     target = out if out is not None else default_store_path(paths[0])
     summary = info(target, value_ranges=False)  # the data were just written; skip a second full read
     if json_out:

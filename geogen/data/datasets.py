@@ -83,3 +83,42 @@ def pairs_dataset(
 def acquisition_of(ds: xr.Dataset) -> Acquisition:
     """The acquisition stored in a ``pairs`` dataset's attributes."""
     return Acquisition.from_attrs(ds.attrs)
+
+
+PAIRS_DIMS = {"velocity": ("sample", "z", "x"), "seismic": ("sample", "source", "time", "receiver")}
+
+
+def open_pairs(path: Any) -> tuple[xr.Dataset, Acquisition]:
+    """Open a ``pairs`` store lazily and check that its data match its acquisition.
+
+    One place for the checks every consumer (training, validation) needs before it
+    trusts a store: the kind, a readable acquisition, both variables with their
+    dimensions, record and map shapes equal to the acquisition's, at least one pair.
+    """
+    from pathlib import Path
+
+    from geogen.data.store import open_store
+    from geogen.errors import InputError
+
+    path = Path(path)
+    ds = open_store(path, kind="pairs")
+    try:
+        acq = acquisition_of(ds)
+    except InputError as exc:
+        raise InputError(exc.detail, path=path) from None
+    except ValueError as exc:
+        raise InputError(f"its 'acquisition' attribute is invalid ({str(exc).splitlines()[0]})", path=path) from None
+    for name, dims in PAIRS_DIMS.items():
+        if name not in ds or set(ds[name].dims) != set(dims):
+            raise InputError(f"needs a variable '{name}{dims}'; it is not a pairs store written by geogen", path=path)
+    s_shape = tuple(int(s) for s in ds["seismic"].transpose(*PAIRS_DIMS["seismic"]).shape[1:])
+    if s_shape != acq.seismic_shape:
+        raise InputError(f"seismic records are (source, time, receiver) = {s_shape}, its acquisition says "
+                         f"{acq.seismic_shape}; rewrite the store with a matching acquisition", path=path)
+    v_shape = tuple(int(s) for s in ds["velocity"].transpose(*PAIRS_DIMS["velocity"]).shape[1:])
+    if v_shape != acq.shape:
+        raise InputError(f"velocity maps are {v_shape[0]} x {v_shape[1]}, its acquisition grid is "
+                         f"{acq.nz} x {acq.nx}; rewrite the store with a matching acquisition", path=path)
+    if ds.sizes["sample"] == 0:
+        raise InputError("holds no pairs", path=path)
+    return ds, acq

@@ -29,8 +29,8 @@ import numpy as np
 import xarray as xr
 
 from geogen.acquisition import Acquisition
-from geogen.data.datasets import acquisition_of
-from geogen.data.store import check_velocity_values, is_store, open_store, write_store
+from geogen.data.datasets import open_pairs
+from geogen.data.store import check_velocity_values, is_store, write_store
 from geogen.errors import GeogenError, InputError
 from geogen.evaluation import metrics
 from geogen.progress import track
@@ -172,31 +172,6 @@ def _check_block(v: np.ndarray, s: np.ndarray, start: int, acquisition: Acquisit
 
 
 # ----------------------------------------------------------------- store handling
-def _open_pairs(store: PathLike) -> tuple[xr.Dataset, Acquisition]:
-    ds = open_store(store, kind="pairs")
-    try:
-        acq = acquisition_of(ds)
-    except InputError as exc:
-        raise InputError(exc.detail, path=store) from None
-    except ValueError as exc:
-        raise InputError(f"the 'acquisition' attribute is not valid ({exc})", path=store) from None
-    for name, dims in (("velocity", VELOCITY_DIMS), ("seismic", SEISMIC_DIMS)):
-        if name not in ds:
-            raise InputError(f"has no '{name}' variable; a pairs store needs velocity and seismic", path=store)
-        if set(ds[name].dims) != set(dims):
-            raise InputError(f"{name} has dimensions {ds[name].dims}, expected {dims}", path=store)
-    shape = tuple(ds["seismic"].transpose(*SEISMIC_DIMS).shape[1:])
-    if shape != acq.seismic_shape:
-        raise InputError(f"seismic records are {shape} (source, time, receiver) but the acquisition says "
-                         f"{acq.seismic_shape}; the store's attributes do not describe its data", path=store)
-    vshape = tuple(ds["velocity"].transpose(*VELOCITY_DIMS).shape[1:])
-    if vshape != acq.shape:
-        raise InputError(f"velocity maps are {vshape} (z, x) but the acquisition grid is {acq.shape}", path=store)
-    if ds.sizes["sample"] == 0:
-        raise InputError("holds no pairs", path=store)
-    return ds, acq
-
-
 def _chunked_like_source(ds: xr.Dataset) -> tuple[xr.Dataset, dict[str, dict[str, int]]]:
     """Drop read-time encodings and keep each source variable's on-disk chunking."""
     chunks: dict[str, dict[str, int]] = {}
@@ -241,7 +216,7 @@ def validate(store: PathLike, *, run_dir: PathLike | None = None, workers: int =
                          path=store)
     if workers < 1:
         raise InputError(f"--workers {workers}: need at least one worker")
-    ds, acq = _open_pairs(store)
+    ds, acq = open_pairs(store)
     ubdiff = None
     if run_dir is not None:  # fail on a wrong run or checkpoint before the long part, not after it
         from geogen.evaluation.rundir import RunInputs, load_model
@@ -299,7 +274,7 @@ def autoencoder_floor(run_dir: PathLike, acquisition: Acquisition, checker: Chec
     from geogen.evaluation.rundir import RunInputs, load_model
 
     inputs = RunInputs.locate(run_dir)
-    ds, acq = _open_pairs(inputs.pairs_store)
+    ds, acq = open_pairs(inputs.pairs_store)
     if acq != acquisition:
         raise InputError(f"the run's pairs store {inputs.pairs_store} has another acquisition than the validated "
                          "store; validate against the run that generated it", path=run_dir)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from geogen.acquisition import Acquisition
-from geogen.data.datasets import acquisition_of
+from geogen.data.datasets import open_pairs
 from geogen.data.store import open_store
 from geogen.errors import InputError
 
@@ -36,24 +36,7 @@ def _spacing(ds, dim: str) -> float | None:
 def check_inputs(velocity_store: str | os.PathLike[str], pairs_store: str | os.PathLike[str]) -> TrainingInputs:
     vpath, ppath = Path(velocity_store), Path(pairs_store)
     vds = open_store(vpath, kind="velocity")
-    pds = open_store(ppath, kind="pairs")
-    try:
-        acq = acquisition_of(pds)
-    except InputError as exc:
-        raise InputError(exc.detail, path=ppath) from None
-    except ValueError as exc:
-        raise InputError(f"its 'acquisition' attribute is invalid ({str(exc).splitlines()[0]})", path=ppath) from None
-    for name, dims in (("velocity", ("sample", "z", "x")), ("seismic", ("sample", "source", "time", "receiver"))):
-        if name not in pds or tuple(pds[name].dims) != dims:
-            raise InputError(f"needs a variable '{name}{dims}'; it is not a pairs store written by geogen", path=ppath)
-    s_shape = tuple(int(s) for s in pds["seismic"].shape[1:])
-    if s_shape != acq.seismic_shape:
-        raise InputError(f"seismic records are (source, time, receiver) = {s_shape}, its acquisition says "
-                         f"{acq.seismic_shape}; rewrite the store with a matching acquisition", path=ppath)
-    p_shape = tuple(int(s) for s in pds["velocity"].shape[1:])
-    if p_shape != acq.shape:
-        raise InputError(f"velocity maps are {p_shape[0]} x {p_shape[1]}, its acquisition grid is "
-                         f"{acq.nz} x {acq.nx}; rewrite the store with a matching acquisition", path=ppath)
+    pds, acq = open_pairs(ppath)
     if "velocity" not in vds or vds["velocity"].ndim != 3:
         raise InputError("needs a variable 'velocity(model, z, x)'", path=vpath)
     v_shape = tuple(int(s) for s in vds["velocity"].shape[1:])
