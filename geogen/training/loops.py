@@ -55,6 +55,16 @@ from geogen.training.context import RunContext
 #: at a chosen step (the resume test injects an exception here).
 STEP_HOOKS: list[Callable[[str, int], None]] = []
 
+def optimise(loss: "torch.Tensor", optimizer: "torch.optim.Optimizer", scaler: Any) -> None:
+    """One optimiser step from ``loss``, through the fp16 grad scaler when there is one."""
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        loss.backward()
+        optimizer.step()
 
 def _hooks(stage: str, step: int) -> None:
     for hook in STEP_HOOKS:
@@ -206,16 +216,9 @@ def run_supervised(stage: SupervisedStage, net: UBDiffNet, run_dir: Path, ctx: R
             if not torch.isfinite(loss):
                 raise GeogenError(f"{stage.name}, step {step + 1}: the loss became {float(loss)} on samples "
                                   f"{index.tolist()[:8]}; lower the learning rate (the last good checkpoint is kept)")
-            optimizer.zero_grad(set_to_none=True)
             for group in optimizer.param_groups:
                 group["lr"] = cfg.lr * lr_factor(cfg, step, total_steps)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                loss.backward()
-                optimizer.step()
+            optimise(loss, optimizer, scaler)
             step += 1
             total += float(loss.detach()) * index.shape[0]
             count += index.shape[0]
@@ -370,14 +373,7 @@ def run_diffusion(net: UBDiffNet, model_cfg: ModelConfig, cfg: DiffusionConfig, 
         if not torch.isfinite(loss):
             raise GeogenError(f"diffusion, step {step + 1}: the loss became {float(loss)}; lower diffusion.lr "
                               "(the last good checkpoint is kept)")
-        optimizer.zero_grad(set_to_none=True)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            loss.backward()
-            optimizer.step()
+        optimise(loss, optimizer, scaler)
         ema.update(denoiser)
         step += 1
         total, count = total + float(loss.detach()), count + 1
