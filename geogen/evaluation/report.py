@@ -21,29 +21,38 @@ def _load(path: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+def validation_table(validation: dict[str, Any]) -> list[str]:
+    """Markdown lines: each physics figure (median, p90) for the store beside the autoencoder floor.
+
+    Shared by this report and the workflow's ``summary.md``.
+    """
+    lines = [f"Store `{validation.get('store')}` ({validation.get('origin')}, {validation.get('n_pairs')} pairs); "
+             "each pair's velocity modelled with Devito and compared with its seismic.", "",
+             "| figure | generated median | generated p90 | autoencoder floor median | floor p90 |",
+             "|---|---|---|---|---|"]
+    floor = validation.get("floor") or {}
+    for key, label in (("physics_rel_l2", "relative L2"), ("physics_ssim", "SSIM (normalised record)"),
+                       ("first_arrival_error_s", "first-arrival error (s)")):
+        g, f = validation.get(key) or {}, floor.get(key) or {}
+        lines.append(f"| {label} | {_num(g.get('median'))} | {_num(g.get('p90'))} | "
+                     f"{_num(f.get('median'))} | {_num(f.get('p90'))} |")
+    if "median_rel_l2_over_floor" in validation:
+        lines += ["", f"Median relative L2 / floor: **{_num(validation['median_rel_l2_over_floor'], '.3g')}** "
+                  "(the floor: held-out real pairs through the trained autoencoder)."]
+    if "filter" in validation:
+        f = validation["filter"]
+        lines += ["", f"Filter rel L2 <= {f['threshold_rel_l2']:g}: kept {f['kept']}, dropped {f['dropped']} "
+                  f"-> `{f['out']}`."]
+    return lines
+
+
 def render(validation: dict[str, Any] | None, evaluation: dict[str, Any] | None, pictures_dir: Path) -> str:
     lines = ["# geogen evaluation report", ""]
     lines += ["## 1. Physics consistency (Devito)", ""]
     if validation is None:
         lines += ["Not measured: run `geogen validate RUN_DIR/generated.zarr --run RUN_DIR`.", ""]
     else:
-        lines += [f"Store `{validation['store']}` ({validation.get('origin')}, {validation['n_pairs']} pairs); "
-                  "each pair's velocity modelled with Devito and compared with its seismic.", "",
-                  "| figure | generated median | generated p90 | autoencoder floor median | floor p90 |",
-                  "|---|---|---|---|---|"]
-        floor = validation.get("floor", {})
-        for key, label in (("physics_rel_l2", "relative L2"), ("physics_ssim", "SSIM (normalised record)"),
-                           ("first_arrival_error_s", "first-arrival error (s)")):
-            g, f = validation.get(key, {}), floor.get(key, {})
-            lines.append(f"| {label} | {_num(g.get('median'))} | {_num(g.get('p90'))} | "
-                         f"{_num(f.get('median'))} | {_num(f.get('p90'))} |")
-        if "median_rel_l2_over_floor" in validation:
-            lines += ["", f"Median relative L2 / floor: **{_num(validation['median_rel_l2_over_floor'], '.3g')}** "
-                      "(the floor: held-out real pairs through the trained autoencoder)."]
-        if "filter" in validation:
-            f = validation["filter"]
-            lines += ["", f"Filter rel L2 <= {f['threshold_rel_l2']:g}: kept {f['kept']}, dropped {f['dropped']} "
-                      f"-> `{f['out']}`."]
+        lines += validation_table(validation)
         lines.append("")
     if evaluation is not None:
         pics = evaluation.get("pictures", {})

@@ -162,27 +162,28 @@ def synth(
     resumed = len(state["velocity_done"]) + len(state["pairs_done"])
     computed = 0
 
+    def block_done(kind: str, start: int) -> None:
+        """Record a written block in the state file (the resume point), then call the hook."""
+        nonlocal computed
+        state[f"{kind}_done"].append(start)
+        _save_state(work, state)
+        computed += 1
+        if on_block:
+            on_block(kind, start)
+
     todo_v = [b for b in _blocks(n_velocity, VELOCITY_BLOCK) if b[0] not in state["velocity_done"]]
     for start, stop in track(todo_v, description="velocity maps"):
         v = generate_velocity(family, stop - start, acq.shape, seed=seed, vmin=acq.vmin, vmax=acq.vmax, start=start)
         ds = velocity_dataset(v, dz=acq.dz, dx=acq.dx).assign_coords(model=np.arange(start, stop))
         _write_region(ds, work / "velocity.zarr", "model", start, stop)
-        state["velocity_done"].append(start)
-        _save_state(work, state)
-        computed += 1
-        if on_block:
-            on_block("velocity", start)
+        block_done("velocity", start)
 
     todo_p = [b for b in _blocks(n_paired, PAIRS_BLOCK) if b[0] not in state["pairs_done"]]
     for (start, stop), (v, seis) in track(_model_blocks(todo_p, family, seed, acq, workers, scheduler),
                                           total=len(todo_p), description="modelling pairs"):
         ds = pairs_dataset(v, seis, acq, origin="simulated", sample=np.arange(start, stop))
         _write_region(ds, work / "pairs.zarr", "sample", start, stop)
-        state["pairs_done"].append(start)
-        _save_state(work, state)
-        computed += 1
-        if on_block:
-            on_block("pairs", start)
+        block_done("pairs", start)
 
     for name in ("velocity.zarr", "pairs.zarr"):  # a run killed between the two moves resumes here
         if (work / name).exists():

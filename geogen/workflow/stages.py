@@ -19,6 +19,7 @@ import numpy as np
 from geogen.acquisition import Acquisition
 from geogen.data.store import is_store, open_store, write_store
 from geogen.errors import InputError
+from geogen.evaluation.report import validation_table
 
 if TYPE_CHECKING:
     from geogen.workflow.runner import Workflow
@@ -375,29 +376,6 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _validation_table(v: dict[str, Any]) -> list[str]:
-    """Median / p10 / p90 of each physics figure, generated pairs beside the autoencoder floor."""
-    floor = v.get("floor") or {}
-    lines = [f"{v.get('n_pairs')} generated pairs, each modelled with Devito in its own acquisition; "
-             "floor: held-out real pairs passed through the trained autoencoder.", "",
-             "| figure | generated median | p10 | p90 | floor median |", "|---|---|---|---|---|"]
-    for name in ("physics_rel_l2", "physics_ssim", "first_arrival_error_s"):
-        g = v.get(name)
-        if not isinstance(g, dict):
-            continue
-        f = floor.get(name, {}) if isinstance(floor, dict) else {}
-        lines.append(f"| {name} | {_fmt(g.get('median'))} | {_fmt(g.get('p10'))} | {_fmt(g.get('p90'))} "
-                     f"| {_fmt(f.get('median', '-'))} |")
-    if "median_rel_l2_over_floor" in v:
-        lines += ["", f"Median relative L2 over the floor: {_fmt(v['median_rel_l2_over_floor'])} "
-                  "(1 means as consistent with the wave equation as the autoencoder itself)."]
-    if "filter" in v:
-        flt = v["filter"]
-        lines.append(f"Filter relative L2 <= {_fmt(flt.get('threshold_rel_l2'))}: kept {flt.get('kept')}, "
-                     f"dropped {flt.get('dropped')} (`{flt.get('out')}`).")
-    return lines
-
-
 def _markdown(s: dict[str, Any]) -> str:
     lines = [f"# geogen run: {s['workflow']}", "",
              f"- workflow file: `{s['source']}`", f"- config sha256: `{s['config_sha256'][:16]}`",
@@ -419,7 +397,9 @@ def _markdown(s: dict[str, Any]) -> str:
         g = s["generation"]
         lines += ["", "## Generation", "", f"- {g['n']} pairs, {g['sampler']} sampler, {g['steps']} steps, seed {g['seed']} (`{g['store']}`)"]
     if "validation" in s:
-        lines += ["", "## Physics check (Devito)", ""] + _validation_table(s["validation"])
+        lines += ["", "## Physics check (Devito)", ""] + validation_table(s["validation"])
+        lines += ["", "Per-pair figures are variables of the generated store: "
+                  "`physics_rel_l2`, `physics_ssim`, `first_arrival_error_s`."]
     if "export" in s:
         lines += ["", "## Exported", ""] + [f"- {fmt}: `{path}`" for fmt, path in s["export"].items()]
     if s["plots"] or s.get("plot_failures"):
