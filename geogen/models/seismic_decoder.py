@@ -171,3 +171,37 @@ def build_seismic_decoder(kind: str, in_dim: int, seismic_shape: tuple[int, int,
     if kind == "linear":
         return LinearSeismicDecoder(in_dim, seismic_shape)
     raise ValueError(f"unknown seismic decoder {kind!r}; choose transformer or linear")
+
+
+class PriorRefiner(nn.Module):
+    """Adds the reflectivity prior's arrivals to a decoded record (both ``(B, S, T, R)``, normalised).
+
+    Each prior channel (primaries, direct wave) is brought to the record's scale by a
+    learned gain and the OpenFWI log compression; a small convolution along time over
+    (record, primaries, direct wave), per trace, learns the waveform, amplitude and
+    timing corrections the prior lacks and adds them to the record.  The output layer
+    starts at zero, so training starts from the decoder alone.  ``channels = 0`` makes
+    it one linear filter.  The cost is per trace and time sample: a few hundred
+    multiply-adds each with the defaults (8 channels, 33 taps).
+    """
+
+    def __init__(self, channels: int = 8, kernel: int = 33, initial_gain: float = 300.0) -> None:
+        super().__init__()
+        kernel = kernel + 1 - kernel % 2
+        self.log_gain = nn.Parameter(torch.full((2,), math.log(initial_gain)))
+        if channels > 0:
+            self.body: nn.Module = nn.Sequential(nn.Conv1d(3, channels, kernel, padding=kernel // 2), nn.GELU())
+            self.out = nn.Conv1d(channels, 1, 1)
+        else:
+            self.body = nn.Identity()
+            self.out = nn.Conv1d(3, 1, kernel, padding=kernel // 2)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, record: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
+        b, n_src, nt, n_rec = record.shape
+        p = prior.to(record.dtype) * self.log_gain.exp().to(record.dtype).view(1, 2, 1, 1, 1)
+        p = torch.sign(p) * torch.log1p(p.abs())
+        x = torch.cat([record.unsqueeze(1), p], 1).permute(0, 2, 4, 1, 3).reshape(b * n_src * n_rec, 3, nt)
+        correction = self.out(self.body(x)).view(b, n_src, n_rec, nt).transpose(2, 3)
+        return record + correction

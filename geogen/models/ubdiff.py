@@ -23,15 +23,22 @@ from geogen.errors import InputError
 from geogen.models.denoisers import build_denoiser
 from geogen.models.encoder import VelocityEncoder
 from geogen.models.heads import LatentHead
+from geogen.models.reflectivity import ReflectivityPrior
 from geogen.models.samplers import sample_latents
 from geogen.models.schedule import CosineSchedule
-from geogen.models.seismic_decoder import build_seismic_decoder
+from geogen.models.seismic_decoder import PriorRefiner, build_seismic_decoder
 from geogen.models.velocity_decoder import VelocityDecoder
 from geogen.training.config import ModelConfig
 
 
 class UBDiffNet(nn.Module):
-    """Encoder, heads and decoders; every shape comes from the acquisition."""
+    """Encoder, heads and decoders; every shape comes from the acquisition.
+
+    With ``seismic_prior: reflectivity`` the seismic side also reads the decoded velocity
+    map: a differentiable convolutional model of it (:class:`ReflectivityPrior`) is
+    added to the decoded record by a learned :class:`PriorRefiner`.  The record is still
+    a function of the co-latent alone (through both decoders), so sampling is unchanged.
+    """
 
     def __init__(self, config: ModelConfig, acquisition: Acquisition) -> None:
         super().__init__()
@@ -46,13 +53,26 @@ class UBDiffNet(nn.Module):
                       heads=config.transformer_heads, patch_time=config.patch_time,
                       conditioning=config.transformer_conditioning, position_scale=config.position_scale)
         self.seismic_decoder = build_seismic_decoder(config.seismic_decoder, c, acquisition.seismic_shape, **kw)
+        self.prior: ReflectivityPrior | None = None
+        self.refiner: PriorRefiner | None = None
+        if config.seismic_prior == "reflectivity":
+            self.prior = ReflectivityPrior(acquisition)
+            self.refiner = PriorRefiner(config.prior_channels)
+            # m/s of the velocity decoder's -1 and +1; the trainer sets the normalisation's bounds
+            self.register_buffer("velocity_bounds", torch.tensor([acquisition.vmin, acquisition.vmax]))
+
+    @torch.no_grad()
+    def set_velocity_bounds(self, vmin: float, vmax: float) -> None:
+        """The m/s that the normalised velocity's -1 and +1 stand for (the prior works in m/s)."""
+        if self.prior is not None:
+            self.velocity_bounds.copy_(torch.tensor([vmin, vmax]))
 
     def velocity_part(self) -> list[nn.Module]:
         """The modules trained in step 1 (frozen in step 2 when the flag says so)."""
         return [self.encoder, self.velocity_head, self.velocity_decoder]
 
     def seismic_part(self) -> list[nn.Module]:
-        return [self.seismic_head, self.seismic_decoder]
+        return [self.seismic_head, self.seismic_decoder] + ([self.refiner] if self.refiner is not None else [])
 
     def encode(self, velocity: torch.Tensor) -> torch.Tensor:
         return self.encoder(velocity)
@@ -61,7 +81,12 @@ class UBDiffNet(nn.Module):
         return self.velocity_decoder(self.velocity_head(z))
 
     def decode_seismic(self, z: torch.Tensor) -> torch.Tensor:
-        return self.seismic_decoder(self.seismic_head(z))
+        record = self.seismic_decoder(self.seismic_head(z))
+        if self.refiner is None:
+            return record
+        v = self.decode_velocity(z).clamp(-1, 1)
+        lo, hi = self.velocity_bounds[0], self.velocity_bounds[1]
+        return self.refiner(record, self.prior((v + 1) * (0.5 * (hi - lo)) + lo))
 
     def forward(self, velocity: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         z = self.encode(velocity)
@@ -75,12 +100,15 @@ def count_parameters(module: nn.Module) -> int:
 #: Model fields added after runs were already trained, with the value those runs used (a checkpoint
 #: or config.json without the field was built that way, whatever today's default is).
 LEGACY_MODEL_FIELDS: dict[str, Any] = {"transformer_conditioning": "cross", "position_scale": 0.02}
+LEGACY_ANY_DECODER: dict[str, Any] = {"seismic_prior": "none"}
 
 
 def upgrade_model_config(saved: dict[str, Any]) -> dict[str, Any]:
     """A saved model configuration with the fields it predates filled in as they were then."""
-    return {**LEGACY_MODEL_FIELDS, **saved} if saved.get("seismic_decoder", "transformer") == "transformer" \
-        else {**saved}
+    legacy = LEGACY_ANY_DECODER
+    if saved.get("seismic_decoder", "transformer") == "transformer":
+        legacy = {**LEGACY_MODEL_FIELDS, **legacy}
+    return {**legacy, **saved}
 
 
 def _join(parts: list[torch.Tensor]) -> np.ndarray:

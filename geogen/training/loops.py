@@ -118,16 +118,15 @@ class SeismicPath(nn.Module):
     def __init__(self, net: UBDiffNet, freeze: bool) -> None:
         super().__init__()
         self.freeze = freeze
-        self.encoder, self.seismic_head, self.seismic_decoder = net.encoder, net.seismic_head, net.seismic_decoder
-        self.velocity_head, self.velocity_decoder = net.velocity_head, net.velocity_decoder
+        self.net = net
 
     def forward(self, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         if self.freeze:
             with torch.no_grad():
-                z = self.encoder(v)
-            return self.seismic_decoder(self.seismic_head(z)), None
-        z = self.encoder(v)
-        return self.seismic_decoder(self.seismic_head(z)), self.velocity_decoder(self.velocity_head(z))
+                z = self.net.encode(v)
+            return self.net.decode_seismic(z), None
+        z = self.net.encode(v)
+        return self.net.decode_seismic(z), self.net.decode_velocity(z)
 
 
 @dataclass

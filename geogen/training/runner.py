@@ -129,6 +129,7 @@ def train(
     norm = _normalization(run_dir, inputs, split, ctx)
     torch.manual_seed(training.seed)
     net = UBDiffNet(model, inputs.acquisition).to(ctx.device)
+    net.set_velocity_bounds(norm.velocity_min, norm.velocity_max)
     meta = {"model_config": model.model_dump(), "training_config": training.model_dump(),
             "acquisition": inputs.acquisition.to_json(), "normalization": norm.to_dict()}
     vtrain, vval = split["velocity"]["train"], split["velocity"]["validation"]
