@@ -60,7 +60,10 @@ def segment_rows(start: np.ndarray, stop: np.ndarray, n: int) -> np.ndarray:
 
 
 class ReflectivityPrior(nn.Module):
-    """Velocity ``(B, nz, nx)`` in m/s -> ``(B, 2, S, T, R)``: primaries, direct wave (arbitrary units)."""
+    """Velocity ``(B, nz, nx)`` in m/s -> ``(B, 2, S, T, R)``: primaries, direct wave (arbitrary units).
+
+    It has no weights; its buffers follow from the acquisition and are not saved.
+    """
 
     def __init__(self, acquisition: Acquisition) -> None:
         super().__init__()
@@ -69,16 +72,24 @@ class ReflectivityPrior(nn.Module):
         xs = np.asarray(a.source_x, dtype=np.float64) / a.dx
         xr = np.asarray(a.receiver_x, dtype=np.float64) / a.dx
         src, rec = np.repeat(xs, self.R), np.tile(xr, self.S)  # trace p = s * R + r
-        self.register_buffer("midpoint_rows", torch.from_numpy(interpolation_rows((src + rec) / 2, a.nx)))
-        self.register_buffer("path_rows", torch.from_numpy(segment_rows(src, rec, a.nx)))
-        self.register_buffer("offset", torch.from_numpy((np.abs(rec - src) * a.dx).astype(np.float32)))
+        buffers = {"midpoint_rows": interpolation_rows((src + rec) / 2, a.nx),
+                   "path_rows": segment_rows(src, rec, a.nx),
+                   "offset": (np.abs(rec - src) * a.dx).astype(np.float32)}
+        for name, value in buffers.items():
+            self.register_buffer(name, torch.from_numpy(value), persistent=False)
         self.source_row = min(int(round(a.source_z / a.dz)), a.nz - 2)
         self.dz, self.dt, self.delay = float(a.dz), float(a.dt), float(a.wavelet_delay)
         self.nearest = float(min(a.dx, a.dz))
+        # the zero-phase wavelet as a spectrum: one FFT product convolves every trace at once
+        # (a 201-tap conv1d over ~1e3 traces is ~10x slower on CPU)
         half = int(math.ceil(1.5 / a.frequency / a.dt))
-        w = ricker(a.frequency, 0.0, np.arange(-half, half + 1) * a.dt).astype(np.float32)
-        self.register_buffer("wavelet", torch.from_numpy(w[::-1].copy()).view(1, 1, -1))
-        self.half = half
+        self.n_fft = self.T + half + 1
+        w = np.zeros(self.n_fft, np.float64)
+        taps = ricker(a.frequency, 0.0, np.arange(0, half + 1) * a.dt)
+        w[: half + 1] = taps
+        w[-half:] = taps[1:][::-1]  # negative lags wrap around
+        spectrum = torch.from_numpy(np.fft.rfft(w)).to(torch.complex64)
+        self.register_buffer("wavelet_spectrum", spectrum, persistent=False)
 
     def _spikes(self, times: torch.Tensor, amplitudes: torch.Tensor) -> torch.Tensor:
         """Spikes at fractional samples (linear interpolation) for travel times: ``(B, P, K) -> (B, P, T)``."""
@@ -108,6 +119,7 @@ class ReflectivityPrior(nn.Module):
         t_direct = (self.offset / v_path).unsqueeze(-1)
         a_direct = torch.rsqrt(self.offset.clamp(min=self.nearest)).expand(batch, -1).unsqueeze(-1)
         direct = self._spikes(t_direct, a_direct)
-        series = torch.stack([primaries, direct], 1).reshape(-1, 1, self.T)
-        series = nn.functional.conv1d(series, self.wavelet.to(series.dtype), padding=self.half)
+        series = torch.stack([primaries, direct], 1)
+        spectrum = torch.fft.rfft(series, n=self.n_fft) * self.wavelet_spectrum
+        series = torch.fft.irfft(spectrum, n=self.n_fft)[..., : self.T]
         return series.view(batch, 2, self.S, self.R, self.T).transpose(3, 4)
