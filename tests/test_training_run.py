@@ -276,3 +276,23 @@ def test_step2_with_the_physical_loss_term_trains(stores, tmp_path: Path) -> Non
     train(*stores, tmp_path / "run", model=tiny_model(), training=cfg, splits=SPLITS, stages=("step1", "step2"))
     lines = [json.loads(s) for s in (tmp_path / "run/metrics.jsonl").read_text().splitlines()]
     assert all(np.isfinite(r["train_loss"]) for r in lines if r["stage"] == "step2")
+
+
+def test_reflectivity_prior_trains_in_step2_and_survives_a_reload(stores, tmp_path: Path) -> None:
+    """With the prior on, step 2 trains the refiner, the velocity side stays frozen, and the
+    loaded model decodes the same record as the trained network."""
+    from geogen.models.ubdiff import UBDiff
+
+    run = tmp_path / "run"
+    model = tiny_model(seismic_prior="reflectivity", prior_channels=2)
+    train(*stores, run, model=model, training=tiny_training(), splits=SPLITS)
+    s1, s2 = _weights(run / "checkpoints/step1.pt"), _weights(run / "checkpoints/step2.pt")
+    refiner = [k for k in s2 if k.startswith("refiner.")]
+    assert refiner and any(not torch.equal(s1[k], s2[k]) for k in refiner)
+    assert all(torch.equal(s1[k], s2[k]) for k in s1 if k.split(".")[0] in ("encoder", "velocity_decoder"))
+    norm = json.loads((run / "normalization.json").read_text())
+    assert s2["velocity_bounds"].tolist() == pytest.approx([norm["velocity_min"], norm["velocity_max"]])
+    loaded = UBDiff.load(run)
+    assert loaded.net.refiner is not None
+    v, s = loaded.sample(3, steps=4, seed=0)
+    assert np.isfinite(s).all() and s.shape[0] == 3 and v.shape[0] == 3
