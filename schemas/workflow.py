@@ -2,7 +2,7 @@
 
 A workflow says where the data is (stores, files to ingest, a recorded line, or
 parameters to synthesise it), the acquisition, the model, each training step, and
-what to generate, validate and export.  Every model forbids unknown keys, so that a
+what to generate, validate, export and evaluate.  Every model forbids unknown keys, so that a
 typo is reported with its YAML path before any work starts.  The model and training
 sections are geogen.training.config's own models, not copies.
 """
@@ -111,6 +111,34 @@ class ValidationConfig(_Strict):
         None, gt=0, description="keep only pairs whose physics relative L2 is below this (writes filtered.zarr)")
 
 
+class EvaluationConfig(_Strict):
+    """InversionNet trained on (a) real, (b) real + generated, (c) real + simulated pairs, tested on held-out real.
+
+    Writes RUN_DIR/evaluation/ (evaluation.json, report.md, pictures).  Needs held-out
+    test pairs (data.splits.test > 0); with validation pairs each network keeps its
+    weights of lowest validation MAE, else its last.  Costs 3 x seeds trainings.
+    """
+
+    enabled: bool = Field(False, description="run the downstream evaluation after the other stages")
+    steps: int = Field(600, gt=0, description="InversionNet optimiser steps per training set and seed")
+    batch_size: int = Field(32, gt=0, description="InversionNet batch size")
+    width: int = Field(8, gt=0, description="InversionNet base width (OpenFWI: 32)")
+    lr: float = Field(1e-4, gt=0, description="InversionNet AdamW learning rate (OpenFWI: 1e-4)")
+    seeds: int = Field(1, gt=0, description="seeds per training set; figures are the mean and std over seeds")
+    eval_every: int | None = Field(
+        None, gt=0, description="steps between validation-MAE checks (default: steps / 20)")
+    n_extra: int | None = Field(
+        None, gt=0, description="generated pairs added in (b), and simulated ones in (c) (default: all generated)")
+    threads: int | None = Field(None, gt=0, description="torch CPU threads (default: torch's choice)")
+    distribution: bool = Field(True, description="also measure the Fréchet feature distance and precision/recall")
+
+    @model_validator(mode="after")
+    def _checks_fit_the_steps(self) -> "EvaluationConfig":
+        if self.eval_every is not None and self.eval_every > self.steps:
+            raise ValueError(f"eval_every ({self.eval_every}) must not exceed steps ({self.steps})")
+        return self
+
+
 class ExportConfig(_Strict):
     """Formats to write the generated (or filtered) pairs in, under RUN_DIR/export/."""
 
@@ -129,7 +157,7 @@ class RunConfig(_Strict):
 
 
 class WorkflowConfig(_Strict):
-    """A geogen workflow: data -> training (3 steps) -> generation -> validation -> export."""
+    """A geogen workflow: data -> training (3 steps) -> generation -> validation -> export -> evaluation."""
 
     name: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+$", description="workflow name (default: the file's stem)")
     run: RunConfig = Field(default_factory=RunConfig)
@@ -141,11 +169,15 @@ class WorkflowConfig(_Strict):
     generation: GenerationConfig = Field(default_factory=GenerationConfig)
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
     export: ExportConfig = Field(default_factory=ExportConfig)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
 
     @model_validator(mode="after")
     def _consistent(self) -> "WorkflowConfig":
         if self.export.source == "filtered" and (self.validation.filter is None or not self.validation.enabled):
             raise ValueError("export.source: 'filtered' needs validation.enabled and validation.filter")
+        if self.evaluation.enabled and self.data.splits.test <= 0:
+            raise ValueError("evaluation.enabled: InversionNet is tested on held-out real pairs; "
+                             "set data.splits.test above 0 (e.g. 0.1)")
         return self
 
 

@@ -39,20 +39,34 @@ def layered_maps(n: int, acq: Acquisition, seed: int) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """A run directory as training leaves it: two stores and splits.json (no model needed here)."""
-    from geogen.training.config import SplitConfig
-
+def stores(tmp_path_factory):
+    """A velocity store and a pairs store as synth writes them (the paired maps are in both)."""
     root = tmp_path_factory.mktemp("run")
     acq = Acquisition.preset("small")
     maps = layered_maps(24, acq, seed=1)
     write_store(velocity_dataset(maps, dz=acq.dz, dx=acq.dx), root / "velocity.zarr")
-    paired = maps[:8]  # the paired maps are also in the velocity store, as synth writes them
+    paired = maps[:8]
     write_store(pairs_dataset(paired, physics.forward(paired, acq), acq, origin="simulated"), root / "pairs.zarr")
-    run_dir = root / "run"
+    return root, acq, maps
+
+
+def run_dir_with(root, name: str, validation: float, test: float) -> tuple:
+    """A run directory as training leaves it: splits.json over the two stores (no model needed here)."""
+    from geogen.training.config import SplitConfig
+
+    run_dir = root / name
     run_dir.mkdir()
-    splits = splits_mod.make_splits(root / "velocity.zarr", root / "pairs.zarr", SplitConfig(validation=0.0, test=0.25))
+    splits = splits_mod.make_splits(root / "velocity.zarr", root / "pairs.zarr",
+                                    SplitConfig(validation=validation, test=test))
     (run_dir / "splits.json").write_text(json.dumps(splits))
+    return run_dir, splits
+
+
+@pytest.fixture(scope="module")
+def run(stores):
+    """No validation pairs: evaluation falls back to the last weights."""
+    root, acq, maps = stores
+    run_dir, splits = run_dir_with(root, "run", validation=0.0, test=0.25)
     return run_dir, acq, maps, splits
 
 
@@ -79,6 +93,8 @@ def test_a_perfect_generator_scores_exactly_like_simulation(run):
         assert inv["b_real+generated"][key] == inv["c_real+simulated"][key]
         assert 0 <= inv["a_real"][key] <= 4
     assert out["test"]["n"] == 2
+    assert inv["selection"] == "last" and inv["validation"]["n"] == 0  # no validation pairs: said so
+    assert inv["a_real"]["best_step"] == [4] and inv["a_real"]["mae_std"] is None  # one seed: no spread
     dist = out["distribution"]
     assert 0.0 <= dist["velocity"]["precision"] <= 1.0 and 0.0 <= dist["velocity"]["recall"] <= 1.0
     assert dist["name"] == "Fréchet feature distance (geogen features)"
@@ -101,3 +117,113 @@ def test_missing_generated_store_is_an_input_error(run, tmp_path):
         evaluate(run_dir, generated=tmp_path / "none.zarr")
     with pytest.raises(InputError, match="no splits.json"):
         evaluate(tmp_path)
+
+
+# ------------------------------------------------------------ model selection, seeds
+def test_select_best_takes_the_lowest_validation_mae_and_the_earlier_of_ties():
+    from geogen.evaluation.downstream import select_best
+
+    curve = [(10, 0.50), (20, 0.31), (30, 0.30), (40, 0.30), (50, 0.42)]
+    assert select_best(curve) == (30, 0.30)
+    assert select_best([(5, 0.2)]) == (5, 0.2)
+    assert select_best([(2, 0.1), (4, 0.1)]) == (2, 0.1)
+    with pytest.raises(ValueError):
+        select_best([])
+
+
+@pytest.fixture(scope="module")
+def normalised(stores):
+    """The fixture's 8 real pairs on OpenFWI's scales: 6 to train on, 2 to validate on."""
+    from geogen.evaluation import metrics
+    from geogen.evaluation.downstream import Scaling
+
+    root, acq, _ = stores
+    ds = open_store(root / "pairs.zarr", kind="pairs")
+    v = ds["velocity"].values.astype(np.float32)
+    s = ds["seismic"].transpose("sample", "source", "time", "receiver").values.astype(np.float32)
+    logged = metrics.log_record(s[:6])
+    scaling = Scaling(acq.vmin, acq.vmax, float(logged.min()), float(logged.max()))
+    x, y = scaling.record(s), scaling.velocity(v)
+    return acq, (x[:6], y[:6]), (x[6:], y[6:])
+
+
+def test_training_keeps_the_weights_of_lowest_validation_mae(normalised):
+    from geogen.evaluation.downstream import train_inversionnet, validation_mae
+
+    acq, (x, y), (xv, yv) = normalised
+    kw = dict(steps=9, batch_size=3, width=4, lr=3e-3, seed=0)
+    fit = train_inversionnet(x, y, acq, validation=(xv, yv), eval_every=3, **kw)
+    assert [step for step, _ in fit.validation_curve] == [3, 6, 9]
+    assert fit.selection == "best validation MAE"
+    assert fit.best_step % 3 == 0 and 3 <= fit.best_step <= 9
+    maes = [m for _, m in fit.validation_curve]
+    assert fit.validation_mae == min(maes) and fit.best_step == 3 * (maes.index(min(maes)) + 1)
+    # the returned network is the selected one: it scores the recorded validation MAE
+    assert validation_mae(fit.net, xv, yv) == pytest.approx(fit.validation_mae, rel=1e-6)
+    # the checks draw no random numbers and change no weights: the same training trajectory
+    plain = train_inversionnet(x, y, acq, **kw)
+    assert plain.selection == "last" and plain.best_step == 9 and plain.validation_mae is None
+    assert plain.curve == fit.curve
+    with pytest.raises(InputError, match="eval_every"):
+        train_inversionnet(x, y, acq, validation=(xv, yv), eval_every=10, **kw)
+
+
+def test_seeds_give_means_spreads_and_per_seed_figures(stores):
+    """Two seeds, with validation pairs: per-seed figures, sample std, best-validation selection."""
+    from geogen.evaluation.downstream import evaluate, simulated_extra
+    from geogen.evaluation.rundir import RunInputs
+
+    root, acq, _ = stores
+    run_dir, splits = run_dir_with(root, "run_val", validation=0.25, test=0.25)
+    assert len(splits["pairs"]["validation"]) == 2 and len(splits["pairs"]["test"]) == 2
+    _, v, s = simulated_extra(RunInputs.locate(run_dir), acq, 3, seed=5, workers=1, scheduler=None, cache=None)
+    write_store(pairs_dataset(v, s, acq, origin="generated"), run_dir / "generated.zarr")
+    out = evaluate(run_dir, steps=4, eval_every=2, batch_size=4, width=4, seeds=2, seed=3, distribution=False,
+                   pictures=False, threads=1)
+    inv = out["inversionnet"]
+    assert inv["settings"]["seeds"] == [3, 4]
+    assert inv["selection"] == "best validation MAE"
+    assert inv["validation"] == {"store": str(RunInputs.locate(run_dir).pairs_store), "split": "pairs.validation",
+                                 "n": 2, "eval_every": 2, "criterion": "MAE on [-1, 1] velocity"}
+    for key in ("a_real", "b_real+generated", "c_real+simulated"):
+        r = inv[key]
+        assert [p["seed"] for p in r["per_seed"]] == [3, 4]
+        for metric in ("mae", "mse", "ssim"):
+            per = [p[metric] for p in r["per_seed"]]
+            assert r[metric] == pytest.approx(np.mean(per))
+            assert r[f"{metric}_std"] == pytest.approx(np.std(per, ddof=1))
+        assert all(p["best_step"] in (2, 4) and p["validation_mae"] >= 0 for p in r["per_seed"])
+        assert r["best_step"] == [p["best_step"] for p in r["per_seed"]]
+    gains = inv["b_vs_a_mae_gain_per_seed"]
+    assert len(gains) == 2
+    a_mae = [p["mae"] for p in inv["a_real"]["per_seed"]]
+    b_mae = [p["mae"] for p in inv["b_real+generated"]["per_seed"]]
+    assert gains == pytest.approx([(a - b) / a for a, b in zip(a_mae, b_mae)])
+    assert inv["b_vs_a_mae_gain"] == pytest.approx((np.mean(a_mae) - np.mean(b_mae)) / np.mean(a_mae))
+    saved = json.loads((run_dir / "evaluation" / "evaluation.json").read_text())
+    assert saved["inversionnet"]["a_real"]["per_seed"] == inv["a_real"]["per_seed"]
+    assert " ± " in (run_dir / "evaluation" / "report.md").read_text()
+
+
+# ------------------------------------------------------------------- workflow stage
+def _workflow(tmp_path, *extra: str):
+    from geogen.workflow.runner import Workflow
+
+    return Workflow.from_dict({"data": {"synth": {"n_velocity": 40, "n_paired": 10}},
+                               "acquisition": {"preset": "small"}, "run": {"dir": str(tmp_path / "run")}},
+                              overrides=list(extra))
+
+
+def test_evaluate_stage_is_planned_only_when_enabled(tmp_path):
+    assert "evaluate" not in _workflow(tmp_path).plan()
+    wf = _workflow(tmp_path, "evaluation.enabled=true")
+    assert wf.plan()[-1] == "evaluate"
+    # a changed evaluation setting changes only the evaluate stage's hash
+    other = _workflow(tmp_path, "evaluation.enabled=true", "evaluation.seeds=3")
+    changed = {k for k in wf.stage_hashes if wf.stage_hashes[k] != other.stage_hashes[k]}
+    assert changed == {"evaluate"}
+    assert _workflow(tmp_path, "evaluation.threads=2").stage_hashes == _workflow(tmp_path).stage_hashes
+    with pytest.raises(InputError, match=r"evaluation.enabled: .*data.splits.test"):
+        _workflow(tmp_path, "evaluation.enabled=true", "data.splits.test=0")
+    with pytest.raises(InputError, match="eval_every"):
+        _workflow(tmp_path, "evaluation.steps=10", "evaluation.eval_every=20")

@@ -210,3 +210,28 @@ def test_shipped_quickstart_runs_as_is(tmp_path):
     assert summary["data"] == {**summary["data"], "n_velocity": 2000, "n_pairs": 240}
     assert summary["validation"]["n_pairs"] == 64
     assert len(list(Path(summary["export"]["segy"]).glob("seismic_*.sgy"))) == 64
+
+
+def test_evaluation_stage_runs_when_enabled_and_alone_when_changed(quick_run, caplog):
+    """The optional evaluate stage: off by default, writes evaluation/, redone alone when its settings change."""
+    assert not (quick_run / "evaluation").exists() and not (quick_run / "stages" / "evaluate.json").exists()
+    same = ["generation.n=2", "export.formats=[netcdf]", "evaluation.enabled=true", "evaluation.steps=4",
+            "evaluation.eval_every=2", "evaluation.batch_size=4", "evaluation.width=4", "evaluation.threads=1",
+            "evaluation.distribution=false"]
+    quickstart(quick_run, *same).run()
+    report = json.loads((quick_run / "evaluation" / "evaluation.json").read_text())
+    inv = report["inversionnet"]
+    assert inv["selection"] == "best validation MAE" and inv["validation"]["n"] == 2  # 10 % of 20 pairs
+    assert report["test"]["n"] == 2 and inv["b_real+generated"]["n_train"] == inv["a_real"]["n_train"] + 2
+    summary = json.loads((quick_run / "summary.json").read_text())
+    assert summary["evaluation"]["inversionnet"]["a_real"]["mae"] == inv["a_real"]["mae"]
+    assert "evaluate" in summary["stage_seconds"]
+    assert "## Downstream payoff (InversionNet)" in (quick_run / "summary.md").read_text()
+    caplog.clear()
+    caplog.set_level(logging.INFO, logger="geogen.workflow")
+    quickstart(quick_run, *same, "evaluation.seeds=2").run()
+    lines = stage_lines(caplog)
+    assert lines.pop("evaluate").startswith("done in")
+    assert lines and all(v == "done already, skipped" for v in lines.values()), lines
+    inv = json.loads((quick_run / "evaluation" / "evaluation.json").read_text())["inversionnet"]
+    assert len(inv["a_real"]["per_seed"]) == 2 and inv["a_real"]["mae_std"] is not None

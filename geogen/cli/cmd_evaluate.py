@@ -11,14 +11,25 @@ import typer
 from geogen.cli.app import app
 
 
+def _spread(result: dict[str, Any], key: str) -> str:
+    std = result.get(f"{key}_std")
+    return f"{result[key]:.4f}" + (f" ± {std:.4f}" if std is not None else "")
+
+
 def format_evaluation(summary: dict[str, Any]) -> str:
     inv = summary["inversionnet"]
     lines = [f"{summary['run_dir']}: InversionNet tested on {summary['test']['n']} held-out real pairs"]
     for key, label in (("a_real", "(a) real only"), ("b_real+generated", "(b) real + generated"),
                        ("c_real+simulated", "(c) real + simulated")):
         r = inv[key]
-        lines.append(f"  {label:<22} n={r['n_train']:<5} MAE {r['mae']:.4f}  MSE {r['mse']:.4f}  SSIM {r['ssim']:.4f}")
-    lines.append(f"  MAE gain of (b) over (a): {100 * inv['b_vs_a_mae_gain']:.1f} %")
+        lines.append(f"  {label:<22} n={r['n_train']:<5} MAE {_spread(r, 'mae')}  MSE {_spread(r, 'mse')}  "
+                     f"SSIM {_spread(r, 'ssim')}")
+    gain = inv.get("b_vs_a_mae_gain")
+    lines.append("  MAE gain of (b) over (a): " + (f"{100 * gain:.1f} %" if gain is not None else "n/a"))
+    if "selection" in inv:
+        n_seeds = len(inv["settings"].get("seeds", [0]))
+        lines.append(f"  weights scored: {inv['selection']}; {n_seeds} seed(s)"
+                     + (" (mean ± sample std)" if n_seeds > 1 else ""))
     dist = summary.get("distribution")
     if dist:
         for m in ("velocity", "seismic"):
@@ -42,7 +53,11 @@ def evaluate(
     steps: int = typer.Option(600, "--steps", help="InversionNet optimiser steps per training set."),
     batch_size: int = typer.Option(32, "--batch-size", help="InversionNet batch size."),
     width: int = typer.Option(8, "--width", help="InversionNet base width (OpenFWI: 32)."),
-    seed: int = typer.Option(0, "--seed"),
+    lr: float = typer.Option(1e-4, "--lr", help="InversionNet AdamW learning rate (OpenFWI: 1e-4)."),
+    seed: int = typer.Option(0, "--seed", help="First seed of InversionNet's initialisation and batch order."),
+    seeds: int = typer.Option(1, "--seeds", help="Train each set with seeds SEED..SEED+N-1; report mean and std."),
+    eval_every: Optional[int] = typer.Option(
+        None, "--eval-every", help="Steps between validation-MAE checks for model selection (default steps/20)."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu or cuda (default: CUDA when present)."),
     workers: int = typer.Option(1, "--workers", help="Dask worker processes for the simulated set (c)."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of a running dask scheduler."),
@@ -54,8 +69,9 @@ def evaluate(
     from geogen.evaluation.downstream import evaluate as run_evaluate
 
     summary = run_evaluate(run_dir, generated=generated, n_extra=n_extra, steps=steps, batch_size=batch_size,
-                           width=width, seed=seed, device=device, workers=workers, scheduler=scheduler,
-                           feature_epochs=feature_epochs, distribution=not no_distribution, threads=threads)
+                           width=width, lr=lr, seed=seed, seeds=seeds, eval_every=eval_every, device=device,
+                           workers=workers, scheduler=scheduler, feature_epochs=feature_epochs,
+                           distribution=not no_distribution, threads=threads)
     if json_out:
         print(json.dumps(summary, indent=2))
     else:

@@ -12,8 +12,14 @@ held-out real pairs (the run's ``pairs.test`` split, never seen in training):
 
 Scores are OpenFWI's: MAE and MSE of the velocity on [-1, 1], SSIM on [0, 1].  Equal
 optimiser steps rather than equal epochs keep the compute fixed, so (b) and (c) win
-only through the data.  The same call also measures the Fréchet feature distance and
-k-NN precision/recall of the generated pairs and draws the report's pictures.
+only through the data.  A fixed step count would score an arbitrary point of each
+curve (short of convergence, or past it into overfitting the few real pairs), so every
+training keeps the weights with the lowest MAE on the run's real *validation* pairs,
+the same pairs and schedule for all three sets; the test pairs choose nothing.  One
+seed is one draw of initialisation and batch order: with several, each set reports
+the mean and the spread, so a gain smaller than the spread reads as what it is.  The
+same call also measures the Fréchet feature distance and k-NN precision/recall of the
+generated pairs and draws the report's pictures.
 """
 
 from __future__ import annotations
@@ -21,7 +27,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -63,11 +70,51 @@ def pick_device(device: str | None) -> torch.device:
     return torch.device(device)
 
 
+def select_best(validation_curve: Sequence[tuple[int, float]]) -> tuple[int, float]:
+    """The (step, MAE) with the lowest validation MAE; on a tie the earlier step (fewer steps, less fitted)."""
+    if not validation_curve:
+        raise ValueError("no validation points to select from")
+    best = validation_curve[0]
+    for point in validation_curve[1:]:
+        if point[1] < best[1]:
+            best = point
+    return int(best[0]), float(best[1])
+
+
+@dataclass
+class InversionFit:
+    """One InversionNet training: the chosen weights and how they were chosen.
+
+    ``best_step`` is the step whose weights ``net`` holds (``steps`` when selection is
+    "last"); ``validation_curve`` lists (step, validation MAE) at every check.
+    """
+
+    net: InversionNet
+    curve: list[float]
+    best_step: int
+    validation_mae: float | None = None
+    validation_curve: list[tuple[int, float]] = field(default_factory=list)
+
+    @property
+    def selection(self) -> str:
+        return "best validation MAE" if self.validation_curve else "last"
+
+
 def train_inversionnet(records: np.ndarray, velocity: np.ndarray, acquisition: Acquisition, *, steps: int,
                        batch_size: int = 32, width: int = 8, lr: float = 1e-4, weight_decay: float = 1e-4,
-                       seed: int = 0, device: torch.device | None = None, description: str = "InversionNet"
-                       ) -> tuple[InversionNet, list[float]]:
-    """Fit InversionNet (L1 loss, AdamW) on normalised records -> velocity on [-1, 1]."""
+                       seed: int = 0, device: torch.device | None = None, description: str = "InversionNet",
+                       validation: tuple[np.ndarray, np.ndarray] | None = None, eval_every: int = 50
+                       ) -> InversionFit:
+    """Fit InversionNet (L1 loss, AdamW) on normalised records -> velocity on [-1, 1].
+
+    With ``validation`` (normalised records, velocity on [-1, 1]) the MAE on those pairs
+    is measured every ``eval_every`` steps and the weights with the lowest one are
+    returned: early stopping chosen on held-out data, never on the test pairs.  The
+    checks run in eval mode without gradients and draw no random numbers, so the
+    training trajectory is the same with or without them.
+    """
+    if validation is not None and not 1 <= eval_every <= steps:
+        raise InputError(f"eval_every ({eval_every}) must be between 1 and the number of steps ({steps})")
     dev = device or torch.device("cpu")
     torch.manual_seed(seed)
     a = acquisition
@@ -80,8 +127,10 @@ def train_inversionnet(records: np.ndarray, velocity: np.ndarray, acquisition: A
     bs = min(batch_size, n)
     order = torch.randperm(n, generator=gen)
     cursor, curve = 0, []
+    checks: list[tuple[int, float]] = []
+    best_state: dict[str, torch.Tensor] | None = None
     net.train()
-    for _ in track(range(steps), total=steps, description=description):
+    for step in track(range(1, steps + 1), total=steps, description=description):
         if cursor + bs > n:
             order, cursor = torch.randperm(n, generator=gen), 0
         idx = order[cursor:cursor + bs]
@@ -94,18 +143,43 @@ def train_inversionnet(records: np.ndarray, velocity: np.ndarray, acquisition: A
         loss.backward()
         opt.step()
         curve.append(loss.item())
+        if validation is not None and step % eval_every == 0:
+            mae = validation_mae(net, *validation, device=dev)
+            if not checks or mae < min(m for _, m in checks):  # strictly lower: ties keep the earlier
+                best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+            checks.append((step, mae))
+            net.train()
     net.eval()
-    return net, curve
+    if not checks:
+        return InversionFit(net, curve, best_step=steps)
+    best_step, best_mae = select_best(checks)
+    assert best_state is not None
+    net.load_state_dict(best_state)
+    net.eval()
+    return InversionFit(net, curve, best_step=best_step, validation_mae=best_mae, validation_curve=checks)
+
+
+@torch.no_grad()
+def predict(net: InversionNet, records: np.ndarray, *, device: torch.device | None = None,
+            batch_size: int = 64) -> np.ndarray:
+    """Velocity on [-1, 1] for normalised records, in eval mode (BatchNorm running statistics)."""
+    dev = device or torch.device("cpu")
+    net.eval()
+    return np.concatenate([net(torch.from_numpy(np.ascontiguousarray(records[i:i + batch_size])).to(dev)).cpu().numpy()
+                           for i in range(0, len(records), batch_size)])
+
+
+def validation_mae(net: InversionNet, records: np.ndarray, velocity: np.ndarray, *,
+                   device: torch.device | None = None) -> float:
+    """MAE on [-1, 1] over the validation pairs (the early-stopping criterion)."""
+    return metrics.mae(predict(net, records, device=device), velocity)
 
 
 @torch.no_grad()
 def score(net: InversionNet, records: np.ndarray, velocity: np.ndarray, *, device: torch.device | None = None,
           batch_size: int = 64) -> dict[str, float]:
     """MAE, MSE (on [-1, 1]) and SSIM (on [0, 1]) averaged over the test pairs."""
-    dev = device or torch.device("cpu")
-    net.eval()
-    preds = np.concatenate([net(torch.from_numpy(np.ascontiguousarray(records[i:i + batch_size])).to(dev)).cpu().numpy()
-                            for i in range(0, len(records), batch_size)])
+    preds = predict(net, records, device=device, batch_size=batch_size)
     return {
         "mae": metrics.mae(preds, velocity),
         "mse": metrics.mse(preds, velocity),
@@ -159,16 +233,20 @@ def _check_same_acquisition(store: Path, acq: Acquisition, reference: Acquisitio
 # ------------------------------------------------------------------------ the verb
 def evaluate(run_dir: PathLike, *, generated: PathLike | None = None, n_extra: int | None = None,
              steps: int = 600, batch_size: int = 32, width: int = 8, lr: float = 1e-4, weight_decay: float = 1e-4,
-             seed: int = 0, device: str | None = None, workers: int = 1, scheduler: str | None = None,
-             feature_epochs: int = 40, distribution: bool = True, pictures: bool = True,
-             threads: int | None = None, write: bool = True) -> dict[str, Any]:
+             seed: int = 0, seeds: int = 1, eval_every: int | None = None, device: str | None = None,
+             workers: int = 1, scheduler: str | None = None, feature_epochs: int = 40, distribution: bool = True,
+             pictures: bool = True, threads: int | None = None, write: bool = True) -> dict[str, Any]:
     """InversionNet (a) real, (b) real + generated, (c) real + simulated; tested on held-out real pairs.
 
     ``generated`` defaults to ``run_dir/generated.zarr``; ``n_extra`` caps the number of
-    generated pairs used (and hence of simulated ones).  Writes
-    ``run_dir/evaluation/evaluation.json``, the pictures and ``report.md`` unless
+    generated pairs used (and hence of simulated ones).  Each set is trained with seeds
+    ``seed .. seed + seeds - 1`` (network initialisation and batch order; the data stay
+    the same) and reported as the mean and sample std over seeds.  When the run has
+    validation pairs, each training keeps the weights with the lowest validation MAE
+    (checked every ``eval_every`` steps, default ``steps // 20``); otherwise the last.
+    Writes ``run_dir/evaluation/evaluation.json``, the pictures and ``report.md`` unless
     ``write=False``; returns the same dictionary.  ``threads`` sets torch's CPU threads
-    (on a busy machine one thread is often several times faster than oversubscribing).
+    for the call (on a busy machine one thread is often several times faster).
     """
     run = Path(run_dir)
     inputs = RunInputs.locate(run)
@@ -176,17 +254,44 @@ def evaluate(run_dir: PathLike, *, generated: PathLike | None = None, n_extra: i
     if not gen_path.exists():
         raise InputError("no generated pairs; run `geogen generate RUN_DIR --n N --out RUN_DIR/generated.zarr` "
                          "or pass --generated STORE", path=gen_path)
-    if steps < 1 or batch_size < 1 or width < 1 or (threads is not None and threads < 1):
-        raise InputError(f"steps ({steps}), batch size ({batch_size}), width ({width}) and threads ({threads}) "
-                         "must be positive")
+    if steps < 1 or batch_size < 1 or width < 1 or seeds < 1 or (threads is not None and threads < 1):
+        raise InputError(f"steps ({steps}), batch size ({batch_size}), width ({width}), seeds ({seeds}) and "
+                         f"threads ({threads}) must be positive")
+    every = max(1, steps // 20) if eval_every is None else eval_every
+    if not 1 <= every <= steps:
+        raise InputError(f"eval_every ({every}) must be between 1 and steps ({steps})")
+    threads_before = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
+    try:
+        return _evaluate(run, inputs, gen_path, n_extra=n_extra, steps=steps, batch_size=batch_size, width=width,
+                         lr=lr, weight_decay=weight_decay, seed=seed, seeds=seeds, eval_every=every, device=device,
+                         workers=workers, scheduler=scheduler, feature_epochs=feature_epochs,
+                         distribution=distribution, pictures=pictures, write=write)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _mean_std(values: Sequence[float]) -> tuple[float, float | None]:
+    """Mean and sample standard deviation (ddof 1; None for a single seed)."""
+    x = np.asarray(values, dtype=np.float64)
+    return float(x.mean()), (float(x.std(ddof=1)) if x.size > 1 else None)
+
+
+def _gain(a_mae: float, b_mae: float) -> float | None:
+    return float((a_mae - b_mae) / a_mae) if a_mae > 0 else None
+
+
+def _evaluate(run: Path, inputs: RunInputs, gen_path: Path, *, n_extra: int | None, steps: int, batch_size: int,
+              width: int, lr: float, weight_decay: float, seed: int, seeds: int, eval_every: int,
+              device: str | None, workers: int, scheduler: str | None, feature_epochs: int, distribution: bool,
+              pictures: bool, write: bool) -> dict[str, Any]:
     real_ds = open_store(inputs.pairs_store, kind="pairs")
     acq = acquisition_of(real_ds)
     gen_ds = open_store(gen_path, kind="pairs")
     _check_same_acquisition(gen_path, acquisition_of(gen_ds), acq)
 
-    train_idx, test_idx = inputs.part("pairs", "train"), inputs.test_pairs
+    train_idx, val_idx, test_idx = inputs.part("pairs", "train"), inputs.part("pairs", "validation"), inputs.test_pairs
     if train_idx.size < 2 or test_idx.size < 1:
         raise GeogenError(f"the run has {train_idx.size} real training and {test_idx.size} test pairs; "
                           "InversionNet needs at least 2 and 1 (raise splits.test or the number of pairs)", path=run)
@@ -208,22 +313,42 @@ def evaluate(run_dir: PathLike, *, generated: PathLike | None = None, n_extra: i
     scaling = Scaling(acq.vmin, acq.vmax, float(logged.min()), float(logged.max()))
     dev = pick_device(device)
     test_x, test_y = scaling.record(s_test), scaling.velocity(v_test)
+    validation: tuple[np.ndarray, np.ndarray] | None = None
+    if val_idx.size >= 1:
+        v_val, s_val = _pairs(real_ds, val_idx)
+        validation = (scaling.record(s_val), scaling.velocity(v_val))
+    selection = "best validation MAE" if validation is not None else "last"
     sets = {
         "a_real": (s_train, v_train),
         "b_real+generated": (np.concatenate([s_train, s_gen]), np.concatenate([v_train, v_gen])),
         "c_real+simulated": (np.concatenate([s_train, s_sim]), np.concatenate([v_train, v_sim])),
     }
+    seed_list = list(range(seed, seed + seeds))
     results: dict[str, Any] = {}
     curves: dict[str, list[float]] = {}
     for name, (s, v) in sets.items():
-        t0 = time.perf_counter()
-        net, curve = train_inversionnet(scaling.record(s), scaling.velocity(v), acq, steps=steps,
-                                        batch_size=batch_size, width=width, lr=lr, weight_decay=weight_decay,
-                                        seed=seed, device=dev, description=f"InversionNet {name}")
-        results[name] = {"n_train": int(len(s)), **score(net, test_x, test_y, device=dev),
-                         "final_train_l1": float(np.mean(curve[-20:])), "train_s": time.perf_counter() - t0}
-        curves[name] = curve
-    a_mae, b_mae = results["a_real"]["mae"], results["b_real+generated"]["mae"]
+        x, y = scaling.record(s), scaling.velocity(v)
+        per_seed = []
+        for k in seed_list:
+            t0 = time.perf_counter()
+            fit = train_inversionnet(x, y, acq, steps=steps, batch_size=batch_size, width=width, lr=lr,
+                                     weight_decay=weight_decay, seed=k, device=dev, validation=validation,
+                                     eval_every=eval_every, description=f"InversionNet {name} seed {k}")
+            per_seed.append({"seed": k, **score(fit.net, test_x, test_y, device=dev), "best_step": fit.best_step,
+                             "validation_mae": fit.validation_mae,
+                             "final_train_l1": float(np.mean(fit.curve[-20:])), "train_s": time.perf_counter() - t0})
+            if k == seed:  # the pictures show the first seed's curves
+                curves[name] = fit.curve
+        entry: dict[str, Any] = {"n_train": int(len(s))}
+        for key in ("mae", "mse", "ssim"):
+            entry[key], entry[f"{key}_std"] = _mean_std([r[key] for r in per_seed])
+        entry["best_step"] = [r["best_step"] for r in per_seed]
+        entry["final_train_l1"] = float(np.mean([r["final_train_l1"] for r in per_seed]))
+        entry["train_s"] = float(sum(r["train_s"] for r in per_seed))
+        entry["per_seed"] = per_seed
+        results[name] = entry
+    a, b = results["a_real"], results["b_real+generated"]
+    gains = [_gain(ra["mae"], rb["mae"]) for ra, rb in zip(a["per_seed"], b["per_seed"])]
     summary: dict[str, Any] = {
         "run_dir": str(run),
         "generated_store": str(gen_path),
@@ -231,11 +356,19 @@ def evaluate(run_dir: PathLike, *, generated: PathLike | None = None, n_extra: i
         "inversionnet": {
             "settings": {"steps": steps, "batch_size": batch_size, "width": width, "lr": lr,
                          "weight_decay": weight_decay, "loss": "L1", "optimiser": "AdamW", "seed": seed,
-                         "device": str(dev), "threads": torch.get_num_threads(), "n_extra": n_gen,
-                         "simulate_s": simulate_s,
-                         "metric_scale": "MAE/MSE on [-1, 1] velocity, SSIM on [0, 1] (window 11, sigma 1.5)"},
+                         "seeds": seed_list, "device": str(dev), "threads": torch.get_num_threads(),
+                         "n_extra": n_gen, "simulate_s": simulate_s,
+                         "metric_scale": "MAE/MSE on [-1, 1] velocity, SSIM on [0, 1] (window 11, sigma 1.5)",
+                         "std": "sample standard deviation over seeds (ddof 1); null for one seed"},
+            "selection": selection,
+            "validation": ({"store": str(inputs.pairs_store), "split": "pairs.validation", "n": int(val_idx.size),
+                            "eval_every": eval_every, "criterion": "MAE on [-1, 1] velocity"}
+                           if validation is not None else
+                           {"n": 0, "note": "the run has no validation pairs (data.splits.validation = 0): "
+                                            "each network is scored with its last weights"}),
             **results,
-            "b_vs_a_mae_gain": float((a_mae - b_mae) / a_mae) if a_mae > 0 else float("nan"),
+            "b_vs_a_mae_gain": _gain(a["mae"], b["mae"]),
+            "b_vs_a_mae_gain_per_seed": gains,
         },
     }
     if distribution:

@@ -17,6 +17,12 @@ def _num(value: Any, fmt: str = ".5g") -> str:
     return format(value, fmt) if isinstance(value, (int, float)) else "n/a"
 
 
+def _spread(result: dict[str, Any], key: str) -> str:
+    """``mean ± std`` over seeds when a std was measured, else the value."""
+    std = result.get(f"{key}_std")
+    return _num(result.get(key)) + (f" ± {_num(std, '.2g')}" if isinstance(std, (int, float)) else "")
+
+
 def _load(path: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
@@ -88,8 +94,14 @@ def render(validation: dict[str, Any] | None, evaluation: dict[str, Any] | None,
         for key, label in (("a_real", "(a) real only"), ("b_real+generated", "(b) real + generated"),
                            ("c_real+simulated", "(c) real + simulated (upper bound)")):
             r = inv[key]
-            lines.append(f"| {label} | {r['n_train']} | {_num(r['mae'])} | {_num(r['mse'])} | {_num(r['ssim'])} |")
-        lines += ["", f"MAE gain of (b) over (a): **{100 * inv['b_vs_a_mae_gain']:.1f} %**.", ""]
+            lines.append(f"| {label} | {r['n_train']} | {_spread(r, 'mae')} | {_spread(r, 'mse')} | "
+                         f"{_spread(r, 'ssim')} |")
+        gain = inv.get("b_vs_a_mae_gain")
+        lines += ["", f"MAE gain of (b) over (a): **{_num(100 * gain if gain is not None else None, '.1f')} %**.", ""]
+        if "selection" in inv:
+            seeds = st.get("seeds", [st.get("seed")])
+            lines += [f"Weights scored: {inv['selection']} (validation pairs: {inv.get('validation', {}).get('n', 0)})"
+                      f"; {len(seeds)} seed(s), mean ± sample std over seeds.", ""]
         lines += link("inversionnet_curves", "InversionNet training loss")
         lines += link("training_curves", "UB-Diff training curves")
     return "\n".join(lines) + "\n"

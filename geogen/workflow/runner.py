@@ -46,6 +46,7 @@ STAGES: dict[str, tuple[Callable[[st.Context], dict[str, Any]], str]] = {
     "generate": (st.generate_pairs, "generate"),
     "validate": (st.validate_pairs, "validate"),
     "export": (st.export_pairs, "export"),
+    "evaluate": (st.evaluate_pairs, "evaluate"),
 }
 #: Groups whose change means the run directory holds another workflow's run.
 IDENTITY_GROUPS = ("data", "train")
@@ -319,11 +320,15 @@ class Workflow:
         h["generate"] = _hash([h["train"], dump["generation"]])
         h["validate"] = _hash([h["generate"], _strip(dump["validation"])])
         h["export"] = _hash([h["validate"], dump["export"]])
+        # evaluation reads the generated pairs and the physics report, not the exported files
+        h["evaluate"] = _hash([h["validate"], _strip(dump["evaluation"])])
         return h
 
     @property
     def config_hash(self) -> str:
-        """Hash of everything that decides what the run produces."""
+        """Hash of everything that decides what the run produces (evaluation only when enabled)."""
+        if self.config.evaluation.enabled:
+            return _hash([self.stage_hashes["export"], self.stage_hashes["evaluate"]])
         return self.stage_hashes["export"]
 
     # ----------------------------------------------------------------- run dir
@@ -385,6 +390,8 @@ class Workflow:
             names.append("validate")
         if self.config.export.formats:
             names.append("export")
+        if self.config.evaluation.enabled:  # last: the long optional stage never holds up the exported pairs
+            names.append("evaluate")
         return names
 
     def run(self, *, force: bool = False, until: str | None = None) -> Path:

@@ -242,6 +242,42 @@ def export_pairs(ctx: Context) -> dict[str, Any]:
     return {"files": written, "x_origin_m": x0}
 
 
+def evaluate_pairs(ctx: Context) -> dict[str, Any]:
+    """InversionNet (a) real, (b) + generated, (c) + simulated (geogen.evaluation.downstream.evaluate)."""
+    from geogen.evaluation.downstream import evaluate
+
+    e = ctx.workflow.config.evaluation
+    device = ctx.workflow.config.training.device
+    log.info("evaluating: InversionNet on real, real + generated, real + simulated (%d steps, %d seed(s))",
+             e.steps, e.seeds)
+    try:
+        summary = evaluate(ctx.run_dir, generated=ctx.outputs["generate"]["store"], n_extra=e.n_extra,
+                           steps=e.steps, batch_size=e.batch_size, width=e.width, lr=e.lr, seeds=e.seeds,
+                           seed=ctx.workflow.config.training.seed, eval_every=e.eval_every,
+                           device=None if device == "auto" else device, workers=ctx.workflow.config.validation.workers,
+                           distribution=e.distribution, threads=e.threads, write=True)
+    except InputError as exc:  # e.g. too few unpaired maps for (c): say which setting to change
+        raise InputError(f"evaluation: {str(exc).replace('pass n_extra', 'set evaluation.n_extra')}",
+                         path=ctx.workflow.source) from None
+    inv = summary["inversionnet"]
+    compact = {key: {k: v for k, v in inv[key].items() if k != "per_seed"}
+               for key in ("a_real", "b_real+generated", "c_real+simulated")}
+    out: dict[str, Any] = {
+        "report": "evaluation/evaluation.json",
+        "markdown": "evaluation/report.md",
+        "inversionnet": {"test_pairs": summary["test"]["n"], "selection": inv["selection"],
+                         "seeds": inv["settings"]["seeds"], "steps": e.steps, **compact,
+                         "b_vs_a_mae_gain": inv["b_vs_a_mae_gain"],
+                         "b_vs_a_mae_gain_per_seed": inv["b_vs_a_mae_gain_per_seed"]},
+    }
+    dist = summary.get("distribution")
+    if dist:
+        out["distribution"] = {m: {k: dist[m].get(k) for k in ("frechet_generated_vs_real",
+                                                               "frechet_real_heldout_vs_real", "precision", "recall")}
+                               for m in ("velocity", "seismic") if "skipped" not in dist.get(m, {"skipped": 1})}
+    return json.loads(json.dumps(out, default=_jsonable))
+
+
 def line_origin(ctx: Context) -> float:
     """Start of the recorded line (its velocity section's first x) for field workflows, else 0."""
     if ctx.workflow.config.data.field is None:
@@ -359,6 +395,8 @@ def report(ctx: Context, timings: dict[str, float], wall_s: float) -> dict[str, 
         summary["validation"] = ctx.outputs["validate"]["summary"]
     if "export" in ctx.outputs:
         summary["export"] = ctx.outputs["export"]["files"]
+    if "evaluate" in ctx.outputs:
+        summary["evaluation"] = ctx.outputs["evaluate"]
     summary["plots"] = plots
     if plot_failures:
         summary["plot_failures"] = plot_failures
@@ -374,6 +412,24 @@ def _fmt(value: Any) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k} {_fmt(v)}" for k, v in value.items())
     return str(value)
+
+
+def _evaluation_lines(ev: dict[str, Any]) -> list[str]:
+    """The a/b/c table of the evaluate stage (mean ± std over seeds), with a link to the full report."""
+    inv = ev["inversionnet"]
+    lines = [f"Tested on {inv['test_pairs']} held-out real pairs; {inv['steps']} steps, weights scored: "
+             f"{inv['selection']}; seeds {inv['seeds']}.", "",
+             "| training set | pairs | MAE | MSE | SSIM |", "|---|---|---|---|---|"]
+    for key, label in (("a_real", "(a) real only"), ("b_real+generated", "(b) real + generated"),
+                       ("c_real+simulated", "(c) real + simulated (upper bound)")):
+        r = inv[key]
+        cells = [_fmt(r[m]) + (f" ± {_fmt(r[m + '_std'])}" if r.get(m + "_std") is not None else "")
+                 for m in ("mae", "mse", "ssim")]
+        lines.append(f"| {label} | {r['n_train']} | " + " | ".join(cells) + " |")
+    gain = inv.get("b_vs_a_mae_gain")
+    lines += ["", "MAE gain of (b) over (a): " + (f"{100 * gain:.1f} %" if gain is not None else "n/a"),
+              "", f"Full report: `{ev['markdown']}` (figures in `evaluation/`)."]
+    return lines
 
 
 def _markdown(s: dict[str, Any]) -> str:
@@ -402,6 +458,8 @@ def _markdown(s: dict[str, Any]) -> str:
                   "`physics_rel_l2`, `physics_ssim`, `first_arrival_error_s`."]
     if "export" in s:
         lines += ["", "## Exported", ""] + [f"- {fmt}: `{path}`" for fmt, path in s["export"].items()]
+    if "evaluation" in s:
+        lines += ["", "## Downstream payoff (InversionNet)", ""] + _evaluation_lines(s["evaluation"])
     if s["plots"] or s.get("plot_failures"):
         lines += ["", "## Plots", ""] + [f"- `{p}`" for p in s["plots"]]
         lines += [f"- could not draw {why}" for why in s.get("plot_failures", [])]
