@@ -144,10 +144,9 @@ def train_inversionnet(records: np.ndarray, velocity: np.ndarray, acquisition: A
         opt.step()
         curve.append(loss.item())
         if validation is not None and step % eval_every == 0:
-            mae = validation_mae(net, *validation, device=dev)
-            if not checks or mae < min(m for _, m in checks):  # strictly lower: ties keep the earlier
+            checks.append((step, validation_mae(net, *validation, device=dev)))
+            if select_best(checks)[0] == step:  # the one rule for "best": ties keep the earlier
                 best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-            checks.append((step, mae))
             net.train()
     net.eval()
     if not checks:

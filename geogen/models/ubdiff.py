@@ -80,17 +80,20 @@ class UBDiffNet(nn.Module):
     def decode_velocity(self, z: torch.Tensor) -> torch.Tensor:
         return self.velocity_decoder(self.velocity_head(z))
 
-    def decode_seismic(self, z: torch.Tensor) -> torch.Tensor:
+    def decode_seismic(self, z: torch.Tensor, velocity: torch.Tensor | None = None) -> torch.Tensor:
+        """The record of co-latents ``z``.  ``velocity``: ``decode_velocity(z)`` when the caller already has it
+        (the prior reads it; passing it saves a second pass through the velocity decoder)."""
         record = self.seismic_decoder(self.seismic_head(z))
         if self.refiner is None:
             return record
-        v = self.decode_velocity(z).clamp(-1, 1)
+        v = (self.decode_velocity(z) if velocity is None else velocity).clamp(-1, 1)
         lo, hi = self.velocity_bounds[0], self.velocity_bounds[1]
         return self.refiner(record, self.prior((v + 1) * (0.5 * (hi - lo)) + lo))
 
     def forward(self, velocity: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         z = self.encode(velocity)
-        return self.decode_velocity(z), self.decode_seismic(z)
+        v = self.decode_velocity(z)
+        return v, self.decode_seismic(z, v)
 
 
 def count_parameters(module: nn.Module) -> int:
@@ -207,9 +210,9 @@ class UBDiff:
         """Co-latents (n, c) -> (velocity m/s (n, nz, nx), seismic (n, S, T, R)), float32."""
         vel, seis = [], []
         for z in self._batches(np.asarray(latents, dtype=np.float32), batch_size):
-            v = self.net.decode_velocity(z).float().clamp(-1, 1)
-            vel.append(self.normalizer.velocity_inverse(v).cpu())
-            seis.append(self._seismic_physical(self.net.decode_seismic(z)))
+            raw = self.net.decode_velocity(z)
+            vel.append(self.normalizer.velocity_inverse(raw.float().clamp(-1, 1)).cpu())
+            seis.append(self._seismic_physical(self.net.decode_seismic(z, raw)))
         return _join(vel), _join(seis)
 
     @torch.no_grad()

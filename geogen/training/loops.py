@@ -126,7 +126,8 @@ class SeismicPath(nn.Module):
                 z = self.net.encode(v)
             return self.net.decode_seismic(z), None
         z = self.net.encode(v)
-        return self.net.decode_seismic(z), self.net.decode_velocity(z)
+        v_hat = self.net.decode_velocity(z)
+        return self.net.decode_seismic(z, v_hat), v_hat
 
 
 @dataclass
