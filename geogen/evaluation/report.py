@@ -23,6 +23,18 @@ def _spread(result: dict[str, Any], key: str) -> str:
     return _num(result.get(key)) + (f" ± {_num(std, '.2g')}" if isinstance(std, (int, float)) else "")
 
 
+def inversionnet_table(inv: dict[str, Any]) -> list[str]:
+    """The (a)/(b)/(c) table (mean ± std over seeds) and the MAE gain line, from evaluate()'s ``inversionnet``."""
+    lines = ["| training set | pairs | MAE | MSE | SSIM |", "|---|---|---|---|---|"]
+    for key, label in (("a_real", "(a) real only"), ("b_real+generated", "(b) real + generated"),
+                       ("c_real+simulated", "(c) real + simulated (upper bound)")):
+        r = inv[key]
+        lines.append(f"| {label} | {r['n_train']} | {_spread(r, 'mae')} | {_spread(r, 'mse')} | "
+                     f"{_spread(r, 'ssim')} |")
+    gain = inv.get("b_vs_a_mae_gain")
+    return lines + ["", f"MAE gain of (b) over (a): **{_num(100 * gain if gain is not None else None, '.1f')} %**."]
+
+
 def _load(path: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
@@ -90,14 +102,7 @@ def render(validation: dict[str, Any] | None, evaluation: dict[str, Any] | None,
                   f"Tested on {evaluation['test']['n']} held-out real pairs ({evaluation['test']['split']}); "
                   f"{st['steps']} AdamW steps each (lr {st['lr']:g}, wd {st['weight_decay']:g}, L1, batch "
                   f"{st['batch_size']}, width {st['width']}, {st['device']}).", "",
-                  "| training set | pairs | MAE | MSE | SSIM |", "|---|---|---|---|---|"]
-        for key, label in (("a_real", "(a) real only"), ("b_real+generated", "(b) real + generated"),
-                           ("c_real+simulated", "(c) real + simulated (upper bound)")):
-            r = inv[key]
-            lines.append(f"| {label} | {r['n_train']} | {_spread(r, 'mae')} | {_spread(r, 'mse')} | "
-                         f"{_spread(r, 'ssim')} |")
-        gain = inv.get("b_vs_a_mae_gain")
-        lines += ["", f"MAE gain of (b) over (a): **{_num(100 * gain if gain is not None else None, '.1f')} %**.", ""]
+                  ] + inversionnet_table(inv) + [""]
         if "selection" in inv:
             seeds = st.get("seeds", [st.get("seed")])
             lines += [f"Weights scored: {inv['selection']} (validation pairs: {inv.get('validation', {}).get('n', 0)})"

@@ -19,7 +19,7 @@ import numpy as np
 from geogen.acquisition import Acquisition
 from geogen.data.store import is_store, open_store, write_store
 from geogen.errors import InputError
-from geogen.evaluation.report import validation_table
+from geogen.evaluation.report import inversionnet_table, validation_table
 
 if TYPE_CHECKING:
     from geogen.workflow.runner import Workflow
@@ -417,19 +417,9 @@ def _fmt(value: Any) -> str:
 def _evaluation_lines(ev: dict[str, Any]) -> list[str]:
     """The a/b/c table of the evaluate stage (mean ± std over seeds), with a link to the full report."""
     inv = ev["inversionnet"]
-    lines = [f"Tested on {inv['test_pairs']} held-out real pairs; {inv['steps']} steps, weights scored: "
-             f"{inv['selection']}; seeds {inv['seeds']}.", "",
-             "| training set | pairs | MAE | MSE | SSIM |", "|---|---|---|---|---|"]
-    for key, label in (("a_real", "(a) real only"), ("b_real+generated", "(b) real + generated"),
-                       ("c_real+simulated", "(c) real + simulated (upper bound)")):
-        r = inv[key]
-        cells = [_fmt(r[m]) + (f" ± {_fmt(r[m + '_std'])}" if r.get(m + "_std") is not None else "")
-                 for m in ("mae", "mse", "ssim")]
-        lines.append(f"| {label} | {r['n_train']} | " + " | ".join(cells) + " |")
-    gain = inv.get("b_vs_a_mae_gain")
-    lines += ["", "MAE gain of (b) over (a): " + (f"{100 * gain:.1f} %" if gain is not None else "n/a"),
-              "", f"Full report: `{ev['markdown']}` (figures in `evaluation/`)."]
-    return lines
+    head = [f"Tested on {inv['test_pairs']} held-out real pairs; {inv['steps']} steps, weights scored: "
+            f"{inv['selection']}; seeds {inv['seeds']}.", ""]
+    return head + inversionnet_table(inv) + ["", f"Full report: `{ev['markdown']}` (figures in `evaluation/`)."]
 
 
 def _markdown(s: dict[str, Any]) -> str:
