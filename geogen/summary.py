@@ -123,8 +123,32 @@ def info(store: str | os.PathLike[str] | xr.Dataset, *, value_ranges: bool = Tru
         live = int(values[("traces", "live", "")])
         summary["live_traces"] = live
         summary["missing_traces"] = int(ds["trace_mask"].size) - live
+    if summary["kind"] == "wells":
+        summary["wells"] = wells_table(ds)
     if path is not None:
         summary["size_on_disk_bytes"] = _size_on_disk(path)
         raw = sum(int(v.size) * v.dtype.itemsize for v in ds.variables.values())
         summary["uncompressed_bytes"] = raw
     return summary
+
+
+def wells_table(ds: xr.Dataset) -> list[dict[str, Any]]:
+    """Per well of a ``wells`` store: name, UWI, position, curve and conversion, logged depth range."""
+    v = np.asarray(ds["velocity"].transpose("well", "depth").values, dtype=np.float64)
+    depth = np.asarray(ds["depth"].values, dtype=np.float64)
+    rows = []
+    for i in range(ds.sizes["well"]):
+        valid = np.flatnonzero(np.isfinite(v[i]))
+        row: dict[str, Any] = {}
+        for name in ("name", "uwi", "curve", "conversion", "source_file"):
+            if name in ds.variables:
+                row[name] = str(ds[name].values[i])
+        x = float(ds["position_x"].values[i]) if "position_x" in ds.variables else float("nan")
+        row["position_x_m"] = x if np.isfinite(x) else None
+        row["logged_m"] = [float(depth[valid[0]]), float(depth[valid[-1]])] if valid.size else None
+        row["valid_samples"] = int(valid.size)
+        for name in ("n_null", "n_out_of_range"):
+            if name in ds.variables:
+                row[name] = int(ds[name].values[i])
+        rows.append(row)
+    return rows

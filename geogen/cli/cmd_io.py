@@ -28,23 +28,27 @@ def parse_header_overrides(items: list[str]) -> dict[str, int]:
 
 @app.command()
 def ingest(
-    paths: list[Path] = typer.Argument(..., help="SEG-Y file, OpenFWI .npy files (model*.npy with data*.npy), Zarr or netCDF store."),
+    paths: list[Path] = typer.Argument(..., help="SEG-Y file, OpenFWI .npy files (model*.npy with data*.npy), LAS well logs, Zarr or netCDF store."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Target store (default: first PATH with .zarr)."),
-    kind: str = typer.Option("auto", "--kind", help="auto|survey|poststack|velocity: override detection."),
+    kind: str = typer.Option("auto", "--kind", help="auto|survey|poststack|velocity|wells: override detection."),
     header: list[str] = typer.Option([], "--header", help="Override a trace-header location, NAME=BYTE (1-based); repeatable."),
     duplicates: str = typer.Option("error", "--duplicates", help="error|first|last: what to do with duplicate traces."),
     json_out: bool = typer.Option(False, "--json", help="Print the new store's summary as JSON."),
     dz: Optional[float] = typer.Option(None, "--dz", help="SEG-Y velocity: depth sample spacing in m (default: from the sample interval field)."),
     dx: Optional[float] = typer.Option(None, "--dx", help="SEG-Y velocity section: trace spacing in m (default: from the trace coordinates)."),
     depth_unit: Optional[str] = typer.Option(None, "--depth-unit", help="SEG-Y velocity: read the sample interval field as auto|m|mm (auto: >=100 is mm)."),
+    curve: Optional[str] = typer.Option(None, "--curve", help="LAS: the sonic or velocity curve to read (default: the first of DTCO, DTC, DT, ..., AC, then VP, VEL)."),
+    position: list[str] = typer.Option([], "--position", help="LAS: a well's position along the line, NAME=X_METRES; repeatable."),
+    positions: Optional[Path] = typer.Option(None, "--positions", help="LAS: CSV of well positions along the line (columns name,x)."),
 ) -> None:
     """Turn SEG-Y, OpenFWI .npy, Zarr or netCDF data into a geogen Zarr store."""
     from geogen.io import default_store_path, ingest as run_ingest
     from geogen.summary import info
 
-    if kind not in ("auto", "survey", "poststack", "velocity", "pairs"):
-        raise InputError(f"--kind {kind!r}: choose auto, survey, poststack or velocity")
+    if kind not in ("auto", "survey", "poststack", "velocity", "pairs", "wells"):
+        raise InputError(f"--kind {kind!r}: choose auto, survey, poststack, velocity or wells")
     extra = {k: v for k, v in {"dz": dz, "dx": dx, "depth_unit": depth_unit}.items() if v is not None}
+    extra.update(las_options(curve, position, positions))
     run_ingest(paths, out, kind=kind, headers=parse_header_overrides(header), duplicates=duplicates, **extra)
     target = out if out is not None else default_store_path(paths[0])
     summary = info(target, value_ranges=False)  # the data were just written; skip a second full read
@@ -52,6 +56,18 @@ def ingest(
         print(json.dumps(summary, indent=2))
     else:
         typer.echo(format_summary(summary))
+
+
+def las_options(curve: str | None, position: list[str], positions: Path | None) -> dict:
+    """The LAS adapter's options (``--curve``, ``--position``, ``--positions``), only those given."""
+    from geogen.adapters.las import parse_position_options
+
+    out: dict = {"curve": curve} if curve else {}
+    if position:
+        out["positions"] = parse_position_options(position)
+    if positions is not None:
+        out["positions_file"] = positions
+    return out
 
 
 @app.command()
@@ -88,10 +104,17 @@ def format_summary(summary: dict) -> str:
     for name, rng in summary.get("geometry", {}).items():
         lines.append(f"  {name}: {rng['min']:g} .. {rng['max']:g} m")
     for name, var in summary["variables"].items():
+        if summary["kind"] == "wells" and "depth" not in var["dims"]:
+            continue  # per-well names, curves and counts: in the well lines below
         rng = f" range {var['min']:.6g} .. {var['max']:.6g}" if "min" in var else ""
         units = f" {var['units']}" if var.get("units") not in (None, "", "1") else ""  # "1": dimensionless
         bad = f" ({var['nonfinite']} NaN/Inf)" if var.get("nonfinite") else ""
         lines.append(f"  {name}({', '.join(var['dims'])}) {var['dtype']}{rng}{units}{bad}")
+    for w in summary.get("wells", []):
+        where = f" at x = {w['position_x_m']:g} m" if w.get("position_x_m") is not None else ""
+        logged = f"logged {w['logged_m'][0]:g} .. {w['logged_m'][1]:g} m" if w.get("logged_m") else "no valid sample"
+        lines.append(f"  well {w['name']}{where}: {logged}, {w['valid_samples']} valid samples, "
+                     f"{w.get('n_null', 0)} null, {w.get('n_out_of_range', 0)} out of range; {w['conversion']}")
     if "missing_traces" in summary:
         lines.append(f"  traces: {summary['live_traces']} live, {summary['missing_traces']} missing")
     if "size_on_disk_bytes" in summary:

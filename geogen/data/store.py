@@ -1,7 +1,7 @@
 """Zarr stores: open them lazily, check their kind, and write them atomically.
 
 Every geogen store is a Zarr v3 group written through xarray with a ``geogen_kind``
-attribute (``velocity``, ``survey``, ``poststack`` or ``pairs``).  Writes go to a
+attribute (``velocity``, ``survey``, ``poststack``, ``pairs`` or ``wells``).  Writes go to a
 hidden sibling directory that is renamed into place only when complete, so a failed
 or interrupted command never leaves a half store and never damages an existing one.
 """
@@ -21,7 +21,7 @@ import xarray as xr
 
 from geogen.errors import InputError, StoreKindError
 
-KINDS = ("velocity", "survey", "poststack", "pairs")
+KINDS = ("velocity", "survey", "poststack", "pairs", "wells")
 
 #: Plausible physical velocities (m/s).  Below VELOCITY_KMS_LIMIT the numbers look like
 #: km/s; above VELOCITY_MAX_PLAUSIBLE they are not a subsurface velocity at all.
