@@ -13,10 +13,11 @@ from geogen.cli.app import app
 
 @app.command()
 def synth(
-    out: Path = typer.Option(..., "--out", "-o", help="Output directory (gets velocity.zarr and pairs.zarr)."),
-    family: str = typer.Option("curvefault", "--family", help="flat|curve|flatfault|curvefault"),
-    n_velocity: int = typer.Option(..., "--n-velocity", help="Number of velocity maps (all go to velocity.zarr)."),
-    n_paired: int = typer.Option(..., "--n-paired", help="How many of the first maps get modelled seismic (pairs.zarr)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output directory (gets velocity.zarr and pairs.zarr)."),
+    family: Optional[str] = typer.Option(None, "--family", help="flat|curve|flatfault|curvefault (default curvefault; with --wells: all four, or a comma-separated list)."),
+    n_velocity: Optional[int] = typer.Option(None, "--n-velocity", help="Number of velocity maps (all go to velocity.zarr)."),
+    n_paired: Optional[int] = typer.Option(None, "--n-paired", help="How many of the first maps get modelled seismic (pairs.zarr)."),
+    wells: Optional[Path] = typer.Option(None, "--wells", help="A wells store (geogen ingest *.las): make N-VELOCITY maps honouring the logs instead (velocity.zarr only)."),
     preset: str = typer.Option("small", "--preset", help="Acquisition preset: openfwi|small."),
     seed: int = typer.Option(0, "--seed", help="Seed of the set; the same seed gives the same data."),
     workers: int = typer.Option(1, "--workers", help="Dask worker processes for modelling (1: no cluster)."),
@@ -26,9 +27,22 @@ def synth(
     """Generate seeded velocity maps and model the first N-PAIRED of them with Devito.
 
     Re-running the same command after an interruption finishes the set instead of
-    starting over.
+    starting over.  With --wells, the maps come from well logs (each map's column at its
+    well equals the blocked log) and no pairs are modelled.
     """
+    from geogen.errors import InputError
     from geogen.physics.synth import synth as run_synth
+
+    if out is None:
+        raise InputError("--out DIR is required")
+    if n_velocity is None:
+        raise InputError("--n-velocity N is required")
+    if wells is not None:
+        _maps_from_wells(wells, out, family, n_velocity, n_paired, preset, seed, json_out)
+        return
+    if n_paired is None:
+        raise InputError("--n-paired M is required (or --wells STORE for maps from well logs)")
+    family = family or "curvefault"
 
     result = run_synth(out, family=family, n_velocity=n_velocity, n_paired=n_paired, preset=preset,
                        seed=seed, workers=workers, scheduler=scheduler)
@@ -41,3 +55,26 @@ def synth(
     note = f" (resumed {result.blocks_resumed} finished blocks)" if result.blocks_resumed else ""
     typer.echo(f"wrote {result.velocity_store} ({result.n_velocity} maps) and "
                f"{result.pairs_store} ({result.n_paired} pairs){note}")
+
+
+def _maps_from_wells(wells: Path, out: Path, family: Optional[str], n_velocity: int, n_paired: Optional[int],
+                     preset: str, seed: int, json_out: bool) -> None:
+    """``geogen synth --wells``: N velocity maps on the preset's grid, each honouring one well."""
+    import time
+
+    from geogen.errors import InputError
+    from geogen.physics.families import FAMILIES
+    from geogen.physics.wells import synth_from_wells
+
+    if n_paired:
+        raise InputError("--n-paired does not apply with --wells (maps from logs have no seismic); "
+                         "model pairs with a separate geogen synth")
+    families = tuple(f.strip() for f in family.split(",")) if family else FAMILIES
+    t0 = time.perf_counter()
+    target = synth_from_wells(wells, out, n_velocity=n_velocity, preset=preset, seed=seed, families=families)
+    summary = {"velocity_store": str(target), "n_velocity": n_velocity, "wells_store": str(wells),
+               "families": list(families), "seconds": round(time.perf_counter() - t0, 2)}
+    if json_out:
+        print(json.dumps(summary, indent=2))
+        return
+    typer.echo(f"wrote {target} ({n_velocity} maps from the logs in {wells})")
