@@ -217,3 +217,92 @@ def test_along_line_turns_map_coordinates_into_distance(line):
     assert abs(flat.attrs["line_azimuth_deg"] - 30.0) < 1e-6
     pairs, report = cut_windows(flat, section, ACQ, stride_m=150.0)
     assert report.n_kept == 4
+
+
+# ----------------------------------------------------------------- block splits (issue 10)
+def _overlaps(x0, width, part, a, b):
+    ia, ib = np.flatnonzero(part == a), np.flatnonzero(part == b)
+    return [(i, j) for i in ia for j in ib if abs(x0[i] - x0[j]) < width]
+
+
+@pytest.mark.parametrize("n,stride,width,blocks,seed", [
+    (34, 80.0, 310.0, 5, 0), (34, 80.0, 310.0, 5, 1), (60, 40.0, 310.0, 8, 2), (20, 150.0, 150.0, 4, 3),
+    (150, 20.0, 690.0, 6, 4), (12, 500.0, 310.0, 5, 5),
+])
+def test_block_split_never_lets_a_held_out_window_overlap_training(n, stride, width, blocks, seed):
+    from geogen.training.splits import block_split
+
+    x0 = 1000.0 + stride * np.arange(n)
+    result = block_split(x0, width, 0.1, 0.1, seed, blocks)
+    part = np.array(result["part"])
+    assert set(part) <= {"train", "validation", "test", "dropped"}
+    assert (part == "train").any() and (part == "test").any() and (part == "validation").any()
+    assert not _overlaps(x0, width, part, "train", "test")
+    assert not _overlaps(x0, width, part, "train", "validation")
+    assert not _overlaps(x0, width, part, "validation", "test")
+    assert len(result["dropped"]) == int((part == "dropped").sum())
+    assert sum(row["windows"] for row in result["blocks"]) == n
+    held = {row["block"] for row in result["blocks"] if row["part"] != "train"}
+    assert len(held) == 2  # round(5 x 0.1) = 0 -> at least one block each for test and validation
+    # every held-out window lies in a held-out block: blocks are contiguous along the line
+    for row in result["blocks"]:
+        kept = row["kept"]
+        assert 0 <= kept <= row["windows"]
+
+
+def test_block_split_by_hand():
+    from geogen.training.splits import block_split
+
+    # 10 windows 100 m apart, 250 m wide, 5 blocks of 2 windows (centres 125-1025 m, blocks 180 m long)
+    x0 = 100.0 * np.arange(10)
+    result = block_split(x0, 250.0, 0.1, 0.1, seed=0, blocks=5)
+    roles = [row["part"] for row in result["blocks"]]
+    part = result["part"]
+    for k, role in enumerate(roles):  # windows 2k, 2k+1 are block k
+        for i in (2 * k, 2 * k + 1):
+            assert part[i] in (role, "dropped")
+    for d in result["dropped"]:  # a dropped window lies within 250 m of a held-out window of another block
+        i = d["window"]
+        assert any(abs(x0[i] - x0[j]) < 250.0 for j in range(10) if roles[j // 2] == d["overlaps"])
+        # and keeps the role its block gave it until then
+        assert d["was"] == roles[i // 2] and d["was"] != "test"
+    # the windows two steps (200 m) from a held-out window survive; one step (100 m) never does
+    for i in range(10):
+        if part[i] == "train":
+            assert all(abs(x0[i] - x0[j]) >= 250.0 for j in range(10) if part[j] in ("validation", "test"))
+
+
+def test_block_split_of_a_too_short_line_is_an_input_error():
+    from geogen.training.splits import block_split
+
+    with pytest.raises(InputError, match="no window of the line is left for training"):
+        block_split(80.0 * np.arange(4), 310.0, 0.0, 0.2, seed=0, blocks=4)
+    with pytest.raises(InputError, match="every validation window of the line overlaps a test window"):
+        block_split(80.0 * np.arange(5), 310.0, 0.2, 0.2, seed=0, blocks=5)
+    with pytest.raises(InputError, match="cannot hold"):
+        block_split(80.0 * np.arange(5), 310.0, 0.5, 0.5, seed=0, blocks=3)
+
+
+def test_make_splits_keeps_a_line_split_and_drops_the_maps_of_dropped_windows(tmp_path):
+    from geogen.data.datasets import pairs_dataset
+    from geogen.training.config import SplitConfig
+    from geogen.training.splits import make_splits
+
+    n_line, n_other = 6, 10
+    rng = np.random.default_rng(0)
+    maps = rng.uniform(1500, 4500, (n_line + n_other, ACQ.nz, ACQ.nx)).astype(np.float32)
+    seismic = np.zeros((n_line + n_other, *ACQ.seismic_shape), np.float32)
+    parts = np.array(["train", "dropped", "test", "dropped", "validation", "train"] + [""] * n_other, dtype=object)
+    pairs = pairs_dataset(maps, seismic, ACQ, origin="recorded").assign_coords(split_part=("sample", parts))
+    write_store(pairs, tmp_path / "pairs.zarr")
+    write_store(velocity_dataset(maps, dz=10.0, dx=10.0), tmp_path / "velocity.zarr")
+    s = make_splits(tmp_path / "velocity.zarr", tmp_path / "pairs.zarr", SplitConfig(validation=0.2, test=0.2, seed=0))
+    assert {0, 5} <= set(s["pairs"]["train"]) and 2 in s["pairs"]["test"] and 4 in s["pairs"]["validation"]
+    every = s["pairs"]["train"] + s["pairs"]["validation"] + s["pairs"]["test"]
+    assert 1 not in every and 3 not in every and len(every) == len(set(every)) == n_line + n_other - 2
+    others = set(range(n_line, n_line + n_other))
+    assert len(set(s["pairs"]["test"]) & others) == 2 and len(set(s["pairs"]["validation"]) & others) == 2
+    assert s["dropped_pairs"] == [1, 3] and s["fixed_pairs"] == n_line
+    v_train = set(s["velocity"]["train"])
+    assert 1 not in v_train and 3 not in v_train  # dropped windows' maps never train
+    assert 2 in s["velocity"]["test"] and 4 in s["velocity"]["validation"]
