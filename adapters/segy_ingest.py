@@ -1,43 +1,49 @@
-"""Stream a planned SEG-Y file into a Zarr store, block by block, in parallel.
+"""SEG-Y into a Zarr store: scan the headers, plan the grid, fill the chunks block by block.
 
-xarray writes the store's layout and every small variable (geometry, masks, file
-headers); the two big arrays (samples, raw trace headers) are filled a few grid rows
-(shots, inlines) at a time.  By default forked worker processes do it
-(:mod:`geogen.adapters.segy_parallel`): each reads its blocks with ``pread``, decodes
-them, encodes every chunk with the Blosc-zstd codec the array's metadata declares and
-writes the chunk files, while the parent process lays the store out.  Where that does
-not apply the blocks go through Zarr from a pool of threads (:func:`fill`), which runs
-at about one core: Blosc encodes from Python threads serialise, and Zarr's write path
-costs as much CPU again.  Either way only one block per worker is in memory at once, so
-a file larger than RAM ingests in bounded memory, and both write the same bytes.
-(Measured on the bench file, 2 cores: 0.58 CPU-s and 0.33-0.45 s wall with the worker
-processes, against 0.65 CPU-s and wall for the threads; see bench/bench_ingest.py.)
+1. :func:`geogen.adapters.segy_format.read_layout` decides byte order, format and sample
+   count from the bytes and the file size.
+2. :func:`geogen.adapters.segy_headers.scan_headers` reads every trace header once through
+   segyio, a window of traces at a time, into per-file summaries.
+3. :mod:`geogen.adapters.segy_plan` builds the grid of trace numbers (a second streaming
+   pass over the key fields) and the per-row geometry.
+4. The store is laid out (:mod:`geogen.adapters.segy_zarr`), and :class:`FillJob` fills it a
+   block of grid rows at a time: samples through segyio (``trace.raw``, which also converts
+   IBM floats), per-trace geometry from header fields through segyio, the raw 240-byte
+   headers byte for byte; every chunk is encoded and written by whoever read the block
+   (forked processes, a dask cluster, or this process: :mod:`geogen.adapters.segy_parallel`).
+
+Only one block per worker is in memory at a time, and the parent holds the grid of trace
+numbers (4 bytes per cell) and bounded summaries, so memory does not follow the file size.
+The summary printed after ingest is assembled from what the fill reported (geometry ranges,
+live traces, bytes written): no second pass over the store.
 """
 
 from __future__ import annotations
 
 import os
-import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import dask.array as da
 import numpy as np
-import xarray as xr
-import zarr
 
-from geogen.adapters import segy_parallel
-from geogen.adapters.segy_codec import decode
-from geogen.adapters.segy_format import TRACE_HEADER_BYTES, SegyLayout
-from geogen.adapters.segy_headers import decode_text_header, text_lines
-from geogen.adapters.segy_plan import GridPlan
-from geogen.data.store import check_velocity_values, compressor
+from geogen.adapters.segy_format import TRACE_HEADER_BYTES, SegyLayout, SegyWarning, read_layout
+from geogen.adapters.segy_headers import (
+    HeaderScan, decode_text_header, describe_scalars, header_warning, raw_headers, resolve_interval,
+    resolve_overrides, scan_headers, text_lines,
+)
+from geogen.adapters.segy_plan import (
+    GridPlan, TraceGeometry, choose_kind, conversion, poststack_plan, survey_plan, velocity_plan,
+)
+from geogen.adapters.segy_zarr import ArraySpec, StoreLayout, coordinates_attr
 from geogen.errors import InputError
-from geogen.progress import track
 
-BLOCK_BYTES = 8 * 2**20  # decoded samples per block (a few shots)
+#: Decoded bytes per block of grid rows (samples, raw headers, geometry): a few shots.
+BLOCK_BYTES = 16 * 2**20
+#: Smallest sample chunk for grids whose rows are single traces (2-D stacks, velocity by CDP).
+MIN_CHUNK_BYTES = 2**20
 DEFAULT_LEVEL = 1  # Blosc-zstd level: see bench/bench_ingest.py for the measured trade-off
 #: Blosc block size for samples.  Measured on float32 shot gathers (zstd 1, bit shuffle):
 #: 2 MiB blocks compress at ~1000 MB/s per core to 85 % of the size, the automatic
@@ -45,276 +51,340 @@ DEFAULT_LEVEL = 1  # Blosc-zstd level: see bench/bench_ingest.py for the measure
 SAMPLE_BLOCKSIZE = 2 * 2**20
 
 
-def sample_codec(level: int) -> Any:
-    from zarr.codecs import BloscCodec
-
-    return BloscCodec(cname="zstd", clevel=level, shuffle="bitshuffle", blocksize=SAMPLE_BLOCKSIZE)
-
-
-class TraceReader:
-    """Reads the traces of grid rows ``[r0, r1)`` with positioned reads, in file order.
-
-    ``pread`` into a reused buffer rather than a memory map: mapped file pages count as
-    resident memory until the kernel reclaims them, so a big file would look (and, under
-    memory pressure, behave) unbounded; explicit reads keep at most one block per thread.
-    """
-
-    def __init__(self, layout: SegyLayout, plan: GridPlan) -> None:
-        self.layout = layout
-        self.fmt = layout.format
-        self.numbers = plan.trace_number.reshape(plan.shape[0], -1)
-        self.inner = plan.trace_number.shape[1:]
-        self.record = layout.trace_dtype
-
-    def _cells(self, r0: int, r1: int) -> tuple[np.ndarray, np.ndarray]:
-        flat = self.numbers[r0:r1].ravel()
-        live = np.flatnonzero(flat)
-        return live, flat[live] - 1
-
-    def _records(self, traces: np.ndarray, scratch: dict[str, np.ndarray]) -> np.ndarray:
-        """Trace records for ascending ``traces``: one read of their span when it is dense."""
-        first, last = int(traces[0]), int(traces[-1])
-        span = last - first + 1
-        if span <= 2 * traces.size:
-            buf = _scratch(scratch, "records", span, self.record)
-            _pread_into(self.layout, buf, first)
-            return buf if span == traces.size else buf[traces - first]
-        out = np.empty(traces.size, self.record)
-        breaks = np.flatnonzero(np.diff(traces) != 1) + 1
-        for run in np.split(np.arange(traces.size), breaks):
-            _pread_into(self.layout, out[run[0]:run[-1] + 1], int(traces[run[0]]))
-        return out
-
-    def read(self, r0: int, r1: int, scratch: dict[str, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(float32 samples, raw uint8 headers) of rows ``[r0, r1)``, zeros where no trace.
-
-        ``scratch`` holds reusable buffers (one dict per thread); the samples returned
-        live in it until the next call.
-        """
-        scratch = {} if scratch is None else scratch
-        live, traces = self._cells(r0, r1)
-        n_cells = (r1 - r0) * int(np.prod(self.inner, dtype=np.int64))
-        ns = self.layout.n_samples
-        out = _scratch(scratch, "samples", n_cells * ns, np.float32).reshape(n_cells, ns)
-        headers = np.zeros((n_cells, TRACE_HEADER_BYTES), np.uint8)
-        dense = live.size == n_cells
-        if not dense:
-            out[:] = 0
-        if traces.size:
-            order = np.argsort(traces, kind="stable")  # read forwards through the file
-            records = self._records(traces[order], scratch)
-            if dense and np.array_equal(order, np.arange(order.size)):
-                decode(records["samples"], self.fmt, out=out)
-                headers[:] = records["header"]
-            else:
-                out[live[order]] = decode(records["samples"], self.fmt)
-                headers[live[order]] = records["header"]
-        shape = (r1 - r0, *self.inner)
-        return out.reshape((*shape, ns)), headers.reshape((*shape, TRACE_HEADER_BYTES))
+def ingest_segy(path: Path, out: Path, *, kind: str = "auto", headers: Mapping[str, int] | None = None,
+                duplicates: str = "error", options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Ingest one SEG-Y file into a new store at ``out``; returns the store's summary."""
+    options = dict(options or {})
+    layout = read_layout(path)
+    locations = resolve_overrides(headers or {}, layout.path)
+    scan = scan_headers(layout, locations)
+    check_overrides_populated(scan, headers or {})
+    interval = resolve_interval(scan)
+    note = header_warning(scan, interval)
+    if note:
+        warnings.warn(SegyWarning(f"{layout.path}: {note}"), stacklevel=2)
+    kind = choose_kind(scan, kind)
+    conv = conversion(scan, options)
+    if kind == "survey":
+        plan = survey_plan(scan, duplicates, interval, conv)
+    elif kind == "poststack":
+        plan = poststack_plan(scan, duplicates, interval, conv)
+    else:
+        plan = velocity_plan(scan, duplicates, interval, conv, options)
+    level = int(options.get("level") or DEFAULT_LEVEL)
+    attrs = {**store_attrs(layout), **conv.describe(), "segy_scalars": describe_scalars(),
+             "segy_header_bytes": dict(locations), "segy_duplicates": duplicates, **plan.attrs}
+    if plan.dims == ("x",):  # a 2-D velocity section: small, built in memory
+        return velocity_section(layout, plan, out, attrs, level)
+    return ingest_grid(layout, plan, out, attrs, level=level, workers=options.get("workers"),
+                       scheduler=options.get("scheduler"))
 
 
-def _scratch(scratch: dict[str, np.ndarray], key: str, n: int, dtype: Any) -> np.ndarray:
-    buf = scratch.get(key)
-    if buf is None or buf.size < n or buf.dtype != np.dtype(dtype):
-        buf = scratch[key] = np.empty(n, dtype)
-    return buf[:n]
+def check_overrides_populated(scan: HeaderScan, overrides: Mapping[str, int]) -> None:
+    """An override that points at an all-zero field is almost surely a wrong byte."""
+    from geogen.adapters.segy_format import field_size
+    from geogen.adapters.segy_headers import ALIASES
+
+    for name in sorted(ALIASES.get(k.lower(), k.lower()) for k in overrides):
+        if name in scan.populated and not scan.populated[name]:
+            byte = scan.locations[name]
+            raise InputError(f"--header {name}={byte}: bytes {byte}-{byte + field_size(byte) - 1} are zero in every "
+                             f"trace (all {scan.n_traces}); check the byte position", path=scan.path)
 
 
-def _pread_into(layout: SegyLayout, records: np.ndarray, first: int) -> None:
-    """Fill ``records`` with the traces starting at ``first`` (0-based)."""
-    view = memoryview(records).cast("B")
-    offset = layout.data_offset + first * layout.trace_bytes
-    with open(layout.path, "rb", buffering=0) as fh:
-        done = 0
-        while done < len(view):
-            n = os.preadv(fh.fileno(), [view[done:]], offset + done)
-            if n <= 0:
-                raise InputError(f"file ended while reading trace {first + 1 + done // layout.trace_bytes}; "
-                                 "was it changed during ingest?", path=layout.path)
-            done += n
-
-
-def header_variables(layout: SegyLayout) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Text/binary headers as uint8 variables plus decoded text in the attributes."""
+def store_attrs(layout: SegyLayout) -> dict[str, Any]:
     text, encoding = decode_text_header(layout.text_header)
-    variables: dict[str, Any] = {
-        "text_header": ("text_byte", np.frombuffer(layout.text_header, np.uint8),
-                        {"long_name": f"SEG-Y textual file header, raw bytes ({encoding})"}),
-        "binary_header": ("binary_byte", np.frombuffer(layout.binary_header, np.uint8),
-                          {"long_name": "SEG-Y binary file header, raw bytes"}),
-    }
+    return {"segy_file": layout.path.name, **layout.describe(), "segy_text_encoding": encoding,
+            "segy_text_header": text_lines(text)}
+
+
+def header_arrays(store: StoreLayout, layout: SegyLayout, level: int) -> dict[str, np.ndarray]:
+    """Declare the raw text/binary header variables; returns their values."""
+    _, encoding = decode_text_header(layout.text_header)
+    values = {"text_header": np.frombuffer(layout.text_header, np.uint8),
+              "binary_header": np.frombuffer(layout.binary_header, np.uint8)}
+    store.add(ArraySpec("text_header", ("text_byte",), (3200,), "uint8", 3200, level,
+                        attrs={"long_name": f"SEG-Y textual file header, raw bytes ({encoding})"}))
+    store.add(ArraySpec("binary_header", ("binary_byte",), (400,), "uint8", 400, level,
+                        attrs={"long_name": "SEG-Y binary file header, raw bytes"}))
     if layout.extended_text:
         ext = np.frombuffer(layout.extended_text, np.uint8).reshape(-1, 3200)
-        variables["extended_text_header"] = (("extended_header", "text_byte"), ext,
-                                             {"long_name": "SEG-Y extended textual headers, raw bytes"})
-    attrs = {
-        "segy_file": layout.path.name,
-        "segy_endian": layout.endian,
-        "segy_format": layout.format,
-        "segy_sample_format": layout.format_name,
-        "segy_traces": layout.n_traces,
-        "segy_text_encoding": encoding,
-        "segy_text_header": text_lines(text),
-    }
-    return variables, attrs
+        values["extended_text_header"] = ext
+        store.add(ArraySpec("extended_text_header", ("extended_header", "text_byte"), ext.shape, "uint8",
+                            ext.shape[0], level, attrs={"long_name": "SEG-Y extended textual headers, raw bytes"}))
+    return values
 
 
-def build_dataset(layout: SegyLayout, plan: GridPlan, *, locations: dict[str, int],
-                  duplicates: str) -> xr.Dataset:
-    """The store's Dataset; samples and raw headers are lazy placeholders (never computed) that
-    :func:`fill` writes after xarray has laid out the store."""
+def _coordinate(store: StoreLayout, name: str, dims: Any, values: np.ndarray, attrs: dict[str, Any] | None,
+                level: int) -> np.ndarray:
+    dims = (dims,) if isinstance(dims, str) else tuple(dims)
+    values = np.asarray(values)
+    dtype = "float64" if values.dtype.kind == "f" else "bool" if values.dtype.kind == "b" else "int64"
+    store.add(ArraySpec(name, dims, tuple(values.shape), dtype, max(1, values.shape[0]), level, attrs=dict(attrs or {})))
+    return values
+
+
+def rows_per_block(plan: GridPlan, n_samples: int, sample_rows: int) -> int:
+    per_row = int(np.prod(plan.shape[1:], dtype=np.int64))
+    per_trace = n_samples * 4 + TRACE_HEADER_BYTES + 8 * 5 + 2
+    rows = max(1, BLOCK_BYTES // max(1, per_row * per_trace))
+    return max(sample_rows, rows // sample_rows * sample_rows)
+
+
+def sample_chunk_rows(plan: GridPlan, n_samples: int) -> int:
+    """One shot or inline per chunk; grids of single traces (2-D) get chunks of about a MiB."""
+    if len(plan.dims) > 1:
+        return 1
+    return max(1, MIN_CHUNK_BYTES // max(1, n_samples * 4))
+
+
+def ingest_grid(layout: SegyLayout, plan: GridPlan, out: Path, attrs: dict[str, Any], *, level: int = DEFAULT_LEVEL,
+                workers: int | None = None, scheduler: str | None = None) -> dict[str, Any]:
+    """Lay the store out, then fill samples, raw headers and per-trace geometry in blocks."""
+    from geogen.adapters import segy_parallel
+
+    ns = layout.n_samples
     name = "velocity" if plan.kind == "velocity" else "seismic"
-    header_vars, attrs = header_variables(layout)
+    store = StoreLayout(out, {**attrs, "geogen_kind": plan.kind})
+    in_memory = header_arrays(store, layout, level)
+    geometry = plan.geometry.variables() if plan.geometry else {}
+    non_dim = [c for c, spec in plan.coords.items() if (spec[0] if isinstance(spec[0], str) else None) != c]
+    coord_names = sorted([*non_dim, *geometry, "trace_mask"])
+    sample_rows = sample_chunk_rows(plan, ns)
+    rows = rows_per_block(plan, ns, sample_rows)
+    block_rows = min(rows, plan.shape[0])
+    grid = plan.shape
     data_attrs = ({"units": "m/s", "long_name": "P-wave velocity"} if name == "velocity"
                   else {"units": "1", "long_name": "recorded amplitude"})
-    ns = layout.n_samples
-    variables: dict[str, Any] = {
-        name: ((*plan.dims, plan.sample_dim),
-               da.zeros((*plan.shape, ns), chunks=-1, dtype=np.float32), data_attrs),
-        "trace_header": ((*plan.dims, "header_byte"),
-                         da.zeros((*plan.shape, TRACE_HEADER_BYTES), chunks=-1, dtype=np.uint8),
-                         {"long_name": "SEG-Y trace headers, raw 240 bytes"}),
-        "trace_number": (plan.dims, plan.trace_number,
-                         {"long_name": "1-based trace position in the SEG-Y file, 0 where no trace"}),
-        **header_vars,
+    specs = {
+        name: ArraySpec(name, (*plan.dims, plan.sample_dim), (*grid, ns), "float32", min(sample_rows, grid[0]), level,
+                        SAMPLE_BLOCKSIZE, {**data_attrs, "coordinates": coordinates_attr(coord_names)}),
+        "trace_header": ArraySpec("trace_header", (*plan.dims, "header_byte"), (*grid, TRACE_HEADER_BYTES), "uint8",
+                                  block_rows, level, attrs={"long_name": "SEG-Y trace headers, raw 240 bytes",
+                                                            "coordinates": coordinates_attr(coord_names)}),
+        "trace_number": ArraySpec("trace_number", plan.dims, grid, "int64", block_rows, level,
+                                  attrs={"long_name": "1-based trace position in the SEG-Y file, 0 where no trace",
+                                         "coordinates": coordinates_attr(coord_names)}),
+        "trace_mask": ArraySpec("trace_mask", plan.dims, grid, "bool", block_rows, level,
+                                attrs={"long_name": "True where a trace was recorded"}),
+        **{g: ArraySpec(g, plan.dims, grid, "float64", block_rows, level, attrs=a) for g, a in geometry.items()},
     }
-    coords = dict(plan.coords)
-    coords[plan.sample_dim] = (plan.sample_dim, plan.sample_values, plan.sample_attrs)
-    coords["trace_mask"] = (plan.dims, plan.mask, {"long_name": "True where a trace was recorded"})
-    ds = xr.Dataset(variables, coords=coords)
-    ds.attrs.update(attrs)
-    ds.attrs.update(plan.attrs)
-    ds.attrs.update(geogen_kind=plan.kind, segy_header_bytes=dict(locations), segy_duplicates=duplicates)
-    return ds
+    for spec in specs.values():
+        store.add(spec)
+    for cname, (dims, values, *rest) in plan.coords.items():
+        in_memory[cname] = _coordinate(store, cname, dims, values, rest[0] if rest else None, level)
+    in_memory[plan.sample_dim] = _coordinate(store, plan.sample_dim, plan.sample_dim, plan.sample_values,
+                                             plan.sample_attrs, level)
+    store.create()
+    for vname, values in in_memory.items():
+        store.write_whole(vname, values)
+    job = FillJob(layout, plan.trace_number, out, specs, name, plan.geometry, block_rows, plan.kind == "velocity")
+    stats = segy_parallel.run(job, workers=workers, scheduler=scheduler)
+    store.finish()
+    return summarise(store, in_memory, stats, plan)
 
 
-def encoding(ds: xr.Dataset, chunk_dim: str, level: int, *, header_rows: int = 1) -> dict[str, dict[str, Any]]:
-    """Blosc-zstd everywhere; samples one ``chunk_dim`` row (shot, inline) per chunk.
+# ----------------------------------------------------------------------------- the fill
 
-    Raw trace headers go ``header_rows`` rows per chunk (one fill block), and the small
-    per-trace variables (geometry, masks) in chunks of about a million values: Zarr
-    pays about a millisecond of CPU per chunk, which for hundreds of tiny per-shot
-    chunks would cost more than the samples themselves.
+
+@dataclass
+class FillJob:
+    """Everything a worker needs to fill blocks of grid rows; picklable (for dask)."""
+
+    layout: SegyLayout
+    trace_number: np.ndarray  # grid of 1-based trace numbers, int32
+    root: Path
+    specs: dict[str, ArraySpec]
+    samples: str  # name of the sample array
+    geometry: TraceGeometry | None
+    rows: int  # grid rows per block
+    velocity: bool
+
+    @property
+    def starts(self) -> list[int]:
+        return list(range(0, self.trace_number.shape[0], self.rows))
+
+    def fill(self, r0: int, codecs: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Read, decode, encode and write the chunks of rows ``[r0, r0 + rows)``; returns block stats."""
+        r1 = min(self.trace_number.shape[0], r0 + self.rows)
+        values = self.read(r0, r1)
+        codecs = codecs if codecs is not None else {}
+        for name, arr in values.items():
+            spec = self.specs[name]
+            if name not in codecs:
+                codecs[name] = spec.codec()
+            spec.write_rows(self.root, r0, arr, codecs[name])
+        stats: dict[str, Any] = {"live": int(values["trace_mask"].sum())}
+        if self.geometry is not None:
+            for g in self.geometry.variables():
+                v = values[g]
+                finite = v[np.isfinite(v)]
+                if finite.size:
+                    stats[g] = (float(finite.min()), float(finite.max()))
+        return stats
+
+    def read(self, r0: int, r1: int) -> dict[str, np.ndarray]:
+        """Every array's rows ``[r0, r1)``: samples (0 where no trace), raw headers, geometry (NaN where none)."""
+        layout = self.layout
+        tn = self.trace_number[r0:r1]
+        shape = tn.shape
+        flat = tn.reshape(-1)
+        live = np.flatnonzero(flat)
+        traces = flat[live].astype(np.int64) - 1
+        n_cells, ns = flat.size, layout.n_samples
+        samples = np.zeros((n_cells, ns), np.float32)
+        headers = np.zeros((n_cells, TRACE_HEADER_BYTES), np.uint8)
+        geometry = {g: np.full(n_cells, np.nan) for g in (self.geometry.variables() if self.geometry else {})}
+        if traces.size:
+            order = np.argsort(traces, kind="stable")
+            ordered = traces[order]
+            f = layout.open(mmap=True)
+            try:
+                for a, b, picks in spans(ordered):
+                    cells = live[order[picks]]
+                    raw = f.trace.raw[a:b] if b - a > 1 else f.trace.raw[a][None]
+                    rel = ordered[picks] - a
+                    samples[cells] = raw.reshape(b - a, ns)[rel]
+                    headers[cells] = raw_headers(layout, a, b - a)[rel]
+                    if self.geometry is not None:
+                        fields = {n: f.attributes(byte)[a:b][rel] for n, byte in self.geometry.fields.items()}
+                        for g, v in self.geometry.compute(fields).items():
+                            geometry[g][cells] = v
+            finally:
+                f.close()
+            if self.velocity:
+                from geogen.data.store import check_velocity_values
+
+                check_velocity_values(samples[live], path=layout.path)
+        out = {self.samples: samples.reshape((*shape, ns)),
+               "trace_header": headers.reshape((*shape, TRACE_HEADER_BYTES)),
+               "trace_number": tn.astype(np.int64), "trace_mask": tn > 0}
+        out.update({g: v.reshape(shape) for g, v in geometry.items()})
+        return out
+
+
+def spans(ordered: np.ndarray) -> list[tuple[int, int, slice]]:
+    """Ranges ``[a, b)`` of the file to read for ascending trace indices, and which indices each serves.
+
+    A dense stretch (at most twice as many traces as wanted) is read in one call; sparse
+    stretches are split where a gap would waste more than it saves.
     """
-    out: dict[str, dict[str, Any]] = {}
-    for name, var in ds.variables.items():
-        if var.dtype.kind in "OU" or var.ndim == 0:
-            continue
-        enc: dict[str, Any] = {"compressors": (compressor(level),)}
-        if chunk_dim in var.dims and var.ndim > 1:
-            per_row = int(np.prod([n for d, n in var.sizes.items() if d != chunk_dim]))
-            if name in ("seismic", "velocity"):
-                rows = 1
-                enc["compressors"] = (sample_codec(level),)
-            elif name == "trace_header":
-                rows = header_rows
-            else:
-                rows = max(1, 2**20 // max(1, per_row))
-            enc["chunks"] = tuple(min(rows, var.sizes[d]) if d == chunk_dim else var.sizes[d] for d in var.dims)
-        out[str(name)] = enc
+    out: list[tuple[int, int, slice]] = []
+    if ordered.size == 0:
+        return out
+    gaps = np.flatnonzero(np.diff(ordered) > 8) + 1  # small gaps: read through them
+    bounds = np.r_[0, gaps, ordered.size]
+    for i, j in zip(bounds[:-1], bounds[1:]):
+        out.append((int(ordered[i]), int(ordered[j - 1]) + 1, slice(int(i), int(j))))
     return out
 
 
-def rows_per_block(plan: GridPlan, n_samples: int) -> int:
-    per_row = int(np.prod(plan.shape[1:], dtype=np.int64))
-    return max(1, BLOCK_BYTES // max(1, per_row * n_samples * 4))
+# ----------------------------------------------------------------------------- a 2-D velocity section
 
 
-def write(ds: xr.Dataset, out: Path, chunk_dim: str, *, level: int = DEFAULT_LEVEL) -> None:
-    """Write an in-memory Dataset at ``out`` (a fresh path)."""
-    ds.to_zarr(out, mode="w-", zarr_format=3, consolidated=False, encoding=encoding(ds, chunk_dim, level))
-
-
-def ingest_grid(layout: SegyLayout, plan: GridPlan, out: Path, *, locations: dict[str, int], duplicates: str,
-                workers: int | None = None, level: int = DEFAULT_LEVEL, processes: bool = True) -> None:
-    """Write the layout and small variables with xarray, then fill samples and headers in blocks.
-
-    Samples and raw headers go through worker processes (:mod:`geogen.adapters.segy_parallel`),
-    which start before xarray writes the layout and encode while it does; ``processes=False``,
-    a platform without ``fork`` or metadata the workers cannot match take the Zarr path
-    (:func:`fill`, threads).
-    """
-    ds = build_dataset(layout, plan, locations=locations, duplicates=duplicates)
-    rows = rows_per_block(plan, layout.n_samples)
-    enc = encoding(ds, plan.dims[0], level, header_rows=rows)
-    name = "velocity" if plan.kind == "velocity" else "seismic"
-    workers = int(workers or os.cpu_count() or 1)
-    reader = TraceReader(layout, plan)
-    velocity = plan.kind == "velocity"
-    chunk_layouts = [segy_parallel.ChunkLayout.from_encoding(v, ds[v].shape, ds[v].dtype, enc[v])
-                     for v in (name, "trace_header")]
-    if processes and segy_parallel.available() and all(chunk_layouts):
-
-        def read_block(r0: int, r1: int, scratch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-            block, raw = reader.read(r0, r1, scratch)
-            if velocity:
-                _check_block(reader, block, r0, r1)
-            return {name: block, "trace_header": raw}
-
-        with segy_parallel.ChunkFill(out, chunk_layouts, read_block, plan.shape[0], rows, workers) as job:  # type: ignore[arg-type]
-            ds.to_zarr(out, mode="w-", zarr_format=3, consolidated=False, compute=False, encoding=enc)
-            if job.finish():
-                return
-    else:
-        ds.to_zarr(out, mode="w-", zarr_format=3, consolidated=False, compute=False, encoding=enc)
-    # Every chunk gets written anyway; skipping Zarr's "is it all fill value?" scan saves ~10 % CPU.
-    with zarr.config.set({"array.write_empty_chunks": True}):
-        group = zarr.open_group(out, mode="r+", zarr_format=3)
-    fill(reader, group[name], group["trace_header"], rows=rows, velocity=velocity, workers=workers)
-
-
-def _check_block(reader: TraceReader, block: np.ndarray, r0: int, r1: int) -> None:
-    live = reader.numbers[r0:r1].reshape(block.shape[:-1]) > 0
-    if live.any():
-        check_velocity_values(block[live], path=reader.layout.path)
-
-
-def fill(reader: TraceReader, values: Any, headers: Any, *, rows: int, velocity: bool, workers: int) -> None:
-    """Read, decode and store every block of ``rows`` grid rows with ``workers`` threads."""
-    n_rows = reader.numbers.shape[0]
-    local = threading.local()
-
-    def one(r0: int) -> None:
-        r1 = min(n_rows, r0 + rows)
-        if not hasattr(local, "scratch"):  # Zarr has encoded a block when setitem returns: reuse
-            local.scratch = {}
-        block, raw = reader.read(r0, r1, local.scratch)
-        if velocity:
-            _check_block(reader, block, r0, r1)
-        values[r0:r1] = block
-        headers[r0:r1] = raw
-
-    run_blocks(one, range(0, n_rows, rows), workers)
-
-
-def run_blocks(task: Callable[[int], None], starts: range, workers: int) -> None:
-    """Run ``task`` over ``starts`` on a thread pool; the first error cancels the rest and is raised."""
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="geogen-ingest") as pool:
-        futures = [pool.submit(task, s) for s in starts]
-        try:
-            for future in track(as_completed(futures), total=len(futures), description="ingest"):
-                future.result()
-        except BaseException:
-            for f in futures:
-                f.cancel()
-            raise
-
-
-def velocity_section(layout: SegyLayout, plan: GridPlan) -> xr.Dataset:
+def velocity_section(layout: SegyLayout, plan: GridPlan, out: Path, attrs: dict[str, Any], level: int) -> dict[str, Any]:
     """A 2-D velocity section as a ``velocity`` store: velocity(model=1, z, x), headers kept."""
-    reader = TraceReader(layout, plan)
-    traces, raw = reader.read(0, plan.shape[0])  # (x, z): sections are small
+    from geogen.data.store import check_velocity_values
+
+    n = layout.n_traces
+    f = layout.open(mmap=True)
+    try:
+        traces = np.asarray(f.trace.raw[0:n], dtype=np.float32).reshape(n, layout.n_samples)
+    finally:
+        f.close()
     check_velocity_values(traces, path=layout.path)
-    header_vars, attrs = header_variables(layout)
-    ds = xr.Dataset(
-        {
-            "velocity": (("model", "z", "x"), traces.T[None].copy(), {"units": "m/s", "long_name": "P-wave velocity"}),
-            "trace_header": (("x", "header_byte"), raw, {"long_name": "SEG-Y trace headers, raw 240 bytes"}),
-            "trace_number": ("x", plan.trace_number, {"long_name": "1-based trace position in the SEG-Y file"}),
-            **header_vars,
-        },
-        coords={"model": ("model", np.zeros(1, np.int64)), "z": ("z", plan.sample_values, plan.sample_attrs),
-                **plan.coords},
-        attrs={**attrs, "geogen_kind": "velocity"},
-    )
-    return ds
+    store = StoreLayout(out, {**attrs, "geogen_kind": "velocity"})
+    values = header_arrays(store, layout, level)
+    nz = layout.n_samples
+    store.add(ArraySpec("velocity", ("model", "z", "x"), (1, nz, n), "float32", 1, level,
+                        attrs={"units": "m/s", "long_name": "P-wave velocity"}))
+    store.add(ArraySpec("trace_header", ("x", "header_byte"), (n, TRACE_HEADER_BYTES), "uint8", n, level,
+                        attrs={"long_name": "SEG-Y trace headers, raw 240 bytes"}))
+    store.add(ArraySpec("trace_number", ("x",), (n,), "int64", n, level,
+                        attrs={"long_name": "1-based trace position in the SEG-Y file"}))
+    values["velocity"] = traces.T[None]
+    values["trace_header"] = raw_headers(layout, 0, n)
+    values["trace_number"] = plan.trace_number.astype(np.int64)
+    values["model"] = _coordinate(store, "model", "model", np.zeros(1, np.int64), None, level)
+    values["z"] = _coordinate(store, "z", "z", plan.sample_values, plan.sample_attrs, level)
+    for cname, (dims, v, *rest) in plan.coords.items():
+        values[cname] = _coordinate(store, cname, dims, v, rest[0] if rest else None, level)
+    store.create()
+    for vname, v in values.items():
+        store.write_whole(vname, v)
+    store.finish()
+    return summarise(store, values, {"live": n}, plan)
+
+
+# ----------------------------------------------------------------------------- the summary
+
+GEOMETRY = ("source_x", "source_y", "source_z", "receiver_x", "receiver_y", "receiver_z", "offset", "cdp_x", "cdp_y")
+DATA = ("seismic", "velocity", "trace_header", "trace_number", "text_header", "binary_header", "extended_text_header")
+
+
+def summarise(store: StoreLayout, in_memory: dict[str, np.ndarray], stats: dict[str, Any], plan: GridPlan) -> dict[str, Any]:
+    """The ``geogen info`` summary of the new store (without value ranges), from what ingest knows."""
+    specs = store.arrays
+    dims: dict[str, int] = {}
+    for spec in specs.values():
+        for d, n in zip(spec.dims, spec.shape):
+            dims.setdefault(d, int(n))
+    summary: dict[str, Any] = {"path": None, "kind": store.attrs.get("geogen_kind"), "origin": None,
+                               "dimensions": dims, "axes": {}, "variables": {}}
+    for name, spec in specs.items():
+        if spec.dims == (name,) and name in in_memory:
+            summary["axes"][name] = _axis(in_memory[name], spec.attrs)
+    if plan.sample_dim == "time" and len(plan.sample_values) > 1:
+        summary["sample_interval_s"] = float(plan.sample_values[1] - plan.sample_values[0])
+    ranges: dict[str, dict[str, float]] = {}
+    for name in GEOMETRY:
+        if name in in_memory and np.asarray(in_memory[name]).dtype.kind == "f":
+            v = np.asarray(in_memory[name], dtype=np.float64)
+            v = v[np.isfinite(v)]
+            if v.size:
+                ranges[name] = {"min": float(v.min()), "max": float(v.max())}
+        elif isinstance(stats.get(name), (tuple, list)):
+            ranges[name] = {"min": float(stats[name][0]), "max": float(stats[name][1])}
+    if ranges:
+        summary["geometry"] = ranges
+    for name in DATA:
+        if name in specs:
+            spec = specs[name]
+            entry: dict[str, Any] = {"dims": list(spec.dims), "dtype": spec.dtype}
+            if spec.attrs.get("units") is not None:
+                entry["units"] = str(spec.attrs["units"])
+            summary["variables"][name] = entry
+    if "trace_mask" in specs:
+        summary["live_traces"] = int(stats["live"])
+        summary["missing_traces"] = int(np.prod(specs["trace_mask"].shape)) - int(stats["live"])
+    summary["size_on_disk_bytes"] = _size_on_disk(store.root)
+    summary["uncompressed_bytes"] = sum(int(np.prod(s.shape, dtype=np.int64)) * s.np_dtype.itemsize
+                                        for s in specs.values())
+    return summary
+
+
+def _axis(values: np.ndarray, attrs: dict[str, Any]) -> dict[str, Any]:
+    values = np.asarray(values)
+    out: dict[str, Any] = {"size": int(values.size)}
+    if values.size and values.dtype.kind in "fiu":
+        out["min"], out["max"] = float(values.min()), float(values.max())
+        if values.size > 1:
+            steps = np.diff(values.astype(np.float64))
+            if np.allclose(steps, steps[0], rtol=1e-6, atol=0):
+                out["step"] = float(steps[0])
+    if "units" in attrs:
+        out["units"] = str(attrs["units"])
+    return out
+
+
+def _size_on_disk(root: Path) -> int:
+    total = 0
+    stack = [str(root)]
+    while stack:
+        with os.scandir(stack.pop()) as it:
+            for entry in it:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                elif entry.is_file(follow_symlinks=False):
+                    total += entry.stat(follow_symlinks=False).st_size
+    return total

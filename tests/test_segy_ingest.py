@@ -127,7 +127,7 @@ def test_single_shot_with_cdp_numbers_is_a_survey(tmp_path):
     assert ds.attrs["geogen_kind"] == "survey" and ds["seismic"].shape == (1, 5, 50)
 
 
-# -- the process fill (adapters/segy_parallel.py) against the Zarr path ----------------------------
+# -- the fill over worker processes (adapters/segy_parallel.py) against one process ------------------
 
 
 def _chunk_files(store):
@@ -135,20 +135,18 @@ def _chunk_files(store):
 
 
 @pytest.mark.parametrize("fmt", [1, 5])
-def test_process_fill_writes_the_zarr_path_store_byte_for_byte(tmp_path, monkeypatch, fmt):
+def test_forked_workers_write_the_one_process_store_byte_for_byte(tmp_path, monkeypatch, fmt):
     from geogen.adapters import segy_ingest, segy_parallel
 
     # 7 shots in blocks of 3: several blocks per worker and a short last trace-header chunk
     src = write_shots(tmp_path / "line.sgy", n_shots=7, fmt=fmt, missing=((2, 3),))
-    monkeypatch.setattr(segy_ingest, "BLOCK_BYTES", 3 * 6 * 50 * 4)
-    calls = []
-    monkeypatch.setattr(segy_ingest, "fill", lambda *a, **k: calls.append(a))
+    monkeypatch.setattr(segy_ingest, "BLOCK_BYTES", 3 * 6 * (50 * 4 + 240 + 42))
+    forked = []
+    run_forked = segy_parallel._run_forked
+    monkeypatch.setattr(segy_parallel, "_run_forked", lambda *a: forked.append(a[2]) or run_forked(*a))
     fast = geogen.ingest(src.path, tmp_path / "fast.zarr", workers=2)
-    assert not calls  # the chunks came from the worker processes, not the Zarr path
-    monkeypatch.undo()
-    monkeypatch.setattr(segy_ingest, "BLOCK_BYTES", 3 * 6 * 50 * 4)
-    monkeypatch.setattr(segy_parallel, "available", lambda: False)
-    slow = geogen.ingest(src.path, tmp_path / "slow.zarr", workers=2)
+    slow = geogen.ingest(src.path, tmp_path / "slow.zarr", workers=1)
+    assert forked == [2]  # the first went through two worker processes, the second did not
 
     assert fast["trace_header"].encoding["chunks"] == (3, 6, 240)
     xr.testing.assert_identical(fast.load(), slow.load())
@@ -170,43 +168,16 @@ def test_error_in_a_worker_is_raised_once_and_leaves_no_store(tmp_path, monkeypa
     v[4, 2, 5] = -1.0  # a bad value in the third block of two inlines
     path = write_stacked(tmp_path / "vol.sgy", v.reshape(-1, 8), inlines=il.ravel(), crosslines=xl.ravel(),
                          cdp_x=5000.0 + 12.5 * xl.ravel(), cdp_y=7000.0 + 25.0 * il.ravel())
-    monkeypatch.setattr(segy_ingest, "BLOCK_BYTES", 2 * 4 * 8 * 4)
-    started = []
-    enter = segy_parallel.ChunkFill.__enter__
-    monkeypatch.setattr(segy_parallel.ChunkFill, "__enter__", lambda self: started.append(self) or enter(self))
+    monkeypatch.setattr(segy_ingest, "BLOCK_BYTES", 2 * 4 * (8 * 4 + 240 + 42))
+    forked = []
+    run_forked = segy_parallel._run_forked
+    monkeypatch.setattr(segy_parallel, "_run_forked", lambda *a: forked.append(a[2]) or run_forked(*a))
     messages = []
-    for processes in (True, False):
-        monkeypatch.setattr(segy_parallel, "available", lambda p=processes: p)
+    for workers in (2, 1):
         with pytest.raises(InputError, match=r"vol.sgy: velocity holds a non-positive value -1") as err:
-            geogen.ingest(path, tmp_path / "vol.zarr", kind="velocity", dz=4.0, workers=2)
+            geogen.ingest(path, tmp_path / "vol.zarr", kind="velocity", dz=4.0, workers=workers)
         messages.append(str(err.value))
         assert err.value.path == str(path)
-        assert sorted(p.name for p in tmp_path.iterdir()) == ["vol.sgy"]  # no store, no staged chunks
-    assert len(started) == 1 and started[0].workers == 2  # the first run went through the workers
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["vol.sgy"]  # no store, nothing staged
+    assert forked == [2]  # the first run went through the workers
     assert messages[0] == messages[1]
-
-
-def test_fast_ibm_decode_is_bit_exact():
-    from geogen.adapters.segy_codec import decode, decode_ibm_table
-
-    rng = np.random.default_rng(3)
-    words = rng.integers(0, 2**32, size=(200, 300), dtype=np.uint64).astype(np.uint32)
-    words[::5] = words[::5] & 0x80FFFFFF | 0x41000000  # passes of ordinary amplitudes
-    words[1, :256] = np.arange(256, dtype=np.uint32) << 24  # every sign and exponent, zero fraction
-    words[2, :256] = (np.arange(256, dtype=np.uint32) << 24) | 0x00100000
-    for disk in (words.astype(">u4"), words.astype("<u4"), words[::5].astype(">u4")):
-        with np.errstate(all="ignore"):
-            reference = np.empty(disk.shape, np.float32)
-            decode_ibm_table(disk, reference)
-            np.testing.assert_array_equal(decode(disk, 1).view(np.uint32), reference.view(np.uint32))
-
-
-def test_metadata_the_workers_cannot_match_falls_back_to_zarr(tmp_path, monkeypatch):
-    from geogen.adapters import segy_parallel
-
-    src = write_shots(tmp_path / "line.sgy", fmt=1, missing=((1, 1),))
-    monkeypatch.setattr(segy_parallel.ChunkLayout, "matches", lambda self, meta: False)
-    ds = geogen.ingest(src.path, tmp_path / "line.zarr", workers=2)
-    np.testing.assert_array_equal(ds["seismic"].values, src.data)
-    assert bytes(ds["trace_header"].values[0, 0]) == src.path.read_bytes()[3600:3840]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["line.sgy", "line.zarr"]

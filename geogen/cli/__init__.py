@@ -11,9 +11,9 @@ import importlib
 import pkgutil
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import typer
-from pydantic import ValidationError
 
 try:  # typer >= 0.22 vendors its own copy of click
     from typer import _click as click  # type: ignore[attr-defined]
@@ -28,7 +28,13 @@ for _module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         importlib.import_module(f"{__name__}.{_module.name}")
 
 
-def describe_validation_error(exc: ValidationError) -> str:
+def _is_validation_error(exc: BaseException) -> bool:
+    """A pydantic ValidationError, without importing pydantic (slow) for commands that never load it."""
+    pydantic = sys.modules.get("pydantic")
+    return pydantic is not None and isinstance(exc, pydantic.ValidationError)
+
+
+def describe_validation_error(exc: Any) -> str:
     """One line from a pydantic error: ``Acquisition.receiver_x: ...`` plus a count of the rest."""
     errors = exc.errors()
     first = errors[0]
@@ -64,14 +70,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         if debug:
             raise
         fail(str(exc), exc.exit_code)
-    except ValidationError as exc:  # a pydantic model built from user values (e.g. an Acquisition)
-        if debug:
-            raise
-        fail(describe_validation_error(exc), 2)
     except KeyboardInterrupt:
         fail("interrupted; nothing was left half written", 130)
     except Exception as exc:  # noqa: BLE001 - the contract is one line, not a traceback
         if debug:
             raise
+        if _is_validation_error(exc):  # a pydantic model built from user values (e.g. an Acquisition)
+            fail(describe_validation_error(exc), 2)
         fail(f"{exc.__class__.__name__}: {exc} (rerun with --debug for the traceback)", 1)
     raise SystemExit(result if isinstance(result, int) else 0)

@@ -9,17 +9,21 @@ or interrupted command never leaves a half store and never damages an existing o
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import uuid
+import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import xarray as xr
 
 from geogen.errors import InputError, StoreKindError
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 KINDS = ("velocity", "survey", "poststack", "pairs", "wells")
 
@@ -59,12 +63,14 @@ def open_store(path: str | os.PathLike[str], *, kind: str | Iterable[str] | None
 
     Zarr directories and netCDF files both open; ``kind`` may be one kind or several.
     """
+    import xarray as xr
+
     p = Path(path)
     if not p.exists():
         raise InputError("no such store", path=p)
     try:
         if p.is_dir():
-            ds = xr.open_zarr(p, consolidated=False, zarr_format=3)
+            ds = xr.open_zarr(p, consolidated=is_consolidated(p), zarr_format=3)
         else:
             ds = xr.open_dataset(p, chunks={})
     except Exception as exc:  # noqa: BLE001 - any reader failure is a bad store
@@ -114,6 +120,8 @@ def atomic_path(target: str | os.PathLike[str], *, overwrite: bool = True) -> It
         yield tmp
         if not tmp.exists():
             raise RuntimeError(f"nothing was written to {tmp}")
+        if is_store(tmp) and not is_consolidated(tmp):
+            consolidate(tmp)
         replace_path(tmp, target)
     finally:
         _remove(tmp)
@@ -156,9 +164,69 @@ def write_store(
         ds = ds.assign_attrs(geogen_kind=kind)
     if "geogen_kind" not in ds.attrs:
         raise ValueError("a store needs a geogen_kind attribute")
-    with atomic_path(target, overwrite=overwrite) as tmp:
+    with atomic_path(target, overwrite=overwrite) as tmp:  # consolidates before the rename
         ds.to_zarr(tmp, mode="w", zarr_format=3, consolidated=False, encoding=encoding_for(ds, chunks))
     return Path(target)
+
+
+def is_consolidated(path: str | os.PathLike[str]) -> bool:
+    """Whether a Zarr v3 store's root ``zarr.json`` carries consolidated metadata."""
+    try:
+        meta = json.loads((Path(path) / "zarr.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta.get("consolidated_metadata"), dict)
+
+
+def consolidate(path: str | os.PathLike[str]) -> None:
+    """(Re)write the consolidated metadata of a Zarr v3 store, so that ``xarray.open_zarr`` finds it."""
+    import zarr
+
+    with warnings.catch_warnings():  # "consolidated metadata is not part of the v3 spec": geogen knows
+        warnings.simplefilter("ignore", category=UserWarning)
+        zarr.consolidate_metadata(str(path), zarr_format=3)
+
+
+def add_variables(path: str | os.PathLike[str], dataset: xr.Dataset) -> Path:
+    """Add (or replace) ``dataset``'s variables in the Zarr store at ``path``, then re-consolidate.
+
+    For results computed from a store and kept with it (``geogen validate``'s per-sample
+    figures).  Dimensions the store has must keep their sizes; coordinates already in the
+    store are left as they are; ``dataset.attrs`` are merged into the store's attributes.
+    Each variable is written beside the store and moved in whole, and the consolidated
+    metadata (what ``xarray.open_zarr`` reads) is rewritten last, so an interrupted call
+    leaves the store as it was, or with some of the new variables complete, never half one.
+    """
+    import xarray as xr
+    import zarr
+
+    store = Path(path)
+    if not is_store(store):
+        raise InputError("is not a Zarr store; variables can only be added to one", path=store)
+    existing = xr.open_zarr(store, consolidated=is_consolidated(store), zarr_format=3)
+    for dim, size in dataset.sizes.items():
+        if dim in existing.sizes and existing.sizes[dim] != size:
+            raise InputError(f"cannot add variables along {dim} of size {size}: the store's {dim} has "
+                             f"{existing.sizes[dim]}", path=store)
+    new = dataset.drop_vars([c for c in dataset.coords if c in existing.variables]).drop_attrs(deep=False)
+    stage = temporary_sibling(store)
+    try:
+        new.to_zarr(stage, mode="w", zarr_format=3, consolidated=False, encoding=encoding_for(new))
+        for name in (str(n) for n in new.variables):
+            source, target = stage / name, store / name
+            if target.exists():
+                old = temporary_sibling(target)
+                os.replace(target, old)
+                os.replace(source, target)
+                _remove(old)
+            else:
+                os.replace(source, target)
+        if dataset.attrs:
+            zarr.open_group(str(store), mode="r+", zarr_format=3, use_consolidated=False).attrs.update(dataset.attrs)
+        consolidate(store)
+    finally:
+        _remove(stage)
+    return store
 
 
 def check_velocity_values(values: np.ndarray, *, path: str | os.PathLike[str] | None = None, what: str = "velocity") -> None:
