@@ -54,6 +54,31 @@ class FieldConfig(_Strict):
     velocity: str = Field(description="velocity section of the same line: a velocity store or a SEG-Y file")
     stride_m: float | None = Field(None, gt=0, description="window step along the line, m (default: the window width)")
     min_live_fraction: float = Field(0.8, gt=0, le=1, description="skip windows with fewer live traces than this")
+    split: Literal["blocks", "random"] = Field(
+        "blocks", description="blocks: the line's windows are split in blocks along the line and training windows "
+        "that overlap a held-out window are dropped (no test or validation window shares ground with training); "
+        "random: windows drawn at random like any pairs (overlapping windows leak)")
+    blocks: int = Field(5, ge=2, description="blocks the line is cut into for split: blocks (data.splits fractions "
+                                             "of them, at least one each, are held out)")
+
+
+class WellsConfig(_Strict):
+    """Velocity maps from well logs: each map is a depth window of one blocked log, spread laterally
+    with the families' structures (geogen.physics.wells); its column at the well equals the log.
+
+    Maps are windows inside the logged interval: nothing above a log's first sample is filled in.
+    """
+
+    logs: Source = Field(description="a wells store, a folder of LAS files, a LAS file or a list of LAS files")
+    positions: dict[str, float] | str | None = Field(
+        None, description="well positions along the line, m: a mapping NAME: X, or a CSV file (name,x); "
+                          "wells on one line are interpolated between")
+    curve: str | None = Field(None, description="LAS curve to read (default: the first sonic of DTCO, DTC, DT, ...)")
+    n_velocity: int = Field(2000, gt=0, description="maps to make from the logs")
+    families: list[Literal["flat", "curve", "flatfault", "curvefault"]] = Field(
+        default_factory=lambda: ["flat", "curve", "flatfault", "curvefault"], min_length=1,
+        description="lateral structures to spread the logs with")
+    seed: int = Field(0, ge=0, description="seed of the maps")
 
 
 class DataConfig(_Strict):
@@ -66,12 +91,13 @@ class DataConfig(_Strict):
     paired: list[Source] = Field(
         default_factory=list, description="paired samples: pairs stores, or files to ingest (OpenFWI model + data .npy)")
     field: FieldConfig | None = Field(None, description="a recorded line to cut into pairs")
+    wells: WellsConfig | None = Field(None, description="velocity maps made from well logs (unpaired: steps 1 and 3)")
     splits: SplitConfig = Field(default_factory=SplitConfig, description="held-out fractions, drawn once per run")
 
     @model_validator(mode="after")
     def _has_data(self) -> "DataConfig":
-        if self.synth is None and not self.velocity and not self.paired and self.field is None:
-            raise ValueError("no data: give synth, velocity, paired or field")
+        if self.synth is None and not self.velocity and not self.paired and self.field is None and self.wells is None:
+            raise ValueError("no data: give synth, velocity, wells, paired or field")
         if self.synth is None and not self.paired and self.field is None:
             raise ValueError("no paired data: give synth, paired or field (step 2 needs pairs)")
         return self

@@ -1,10 +1,12 @@
-"""field_adapt.yaml end to end on a synthetic recorded line written as SEG-Y.
+"""field_adapt.yaml end to end on synthetic recorded lines written as SEG-Y.
 
-The line is modelled with geogen's own physics (Devito) on a long velocity section,
-shots every 20 m and a fixed spread of receivers every 10 m, in a line frame that
-starts at x = 5000 m.  The far end of the spread was never recorded (missing traces),
-so the windows over it must be skipped and counted.  The shot gathers and the
-velocity section are written with segyio, as a contractor would deliver them.
+The first line is modelled with geogen's own physics (Devito) on a long velocity
+section, shots every 20 m and a fixed spread of receivers every 10 m, in a line frame
+that starts at x = 5000 m.  The far end of the spread was never recorded (missing
+traces), so the windows over it must be skipped and counted.  The shot gathers and the
+velocity section are written with segyio, as a contractor would deliver them.  The
+second is a short demo line (``geogen.physics.line``, as ``geogen synth --line``
+writes it) with LAS wells: windows split in blocks along the line, maps from the wells.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import geogen
 from geogen.acquisition import Acquisition
 from geogen.data.datasets import velocity_dataset
 from geogen.data.store import open_store, write_store
+from geogen.physics.line import write_section_segy, write_shots_segy
 from geogen.workflow.runner import Workflow
 
 segyio = pytest.importorskip("segyio")
@@ -36,52 +40,13 @@ def line_acquisition() -> Acquisition:
 
 
 def write_shots(path: Path, seismic: np.ndarray, acq: Acquisition) -> None:
-    """Shot gathers as SEG-Y: FFID, channel, source/group x with scalar -100, offset, depths."""
-    live = np.asarray(acq.receiver_x) < DEAD_FROM
-    n_live = int(live.sum())
-    spec = segyio.spec()
-    spec.format = 5
-    spec.samples = list(range(acq.nt))
-    spec.tracecount = acq.n_sources * n_live
-    spec.endian = "big"
-    with segyio.create(str(path), spec) as f:
-        f.bin.update({segyio.BinField.Interval: int(acq.dt * 1e6), segyio.BinField.Samples: acq.nt,
-                      segyio.BinField.MeasurementSystem: 1})
-        k = 0
-        for s, sx in enumerate(acq.source_x):
-            for r in np.flatnonzero(live):
-                gx = acq.receiver_x[r]
-                f.header[k] = {
-                    segyio.TraceField.FieldRecord: 101 + s, segyio.TraceField.TraceNumber: int(r) + 1,
-                    segyio.TraceField.SourceGroupScalar: -100,
-                    segyio.TraceField.SourceX: int(round((X0 + sx) * 100)),
-                    segyio.TraceField.GroupX: int(round((X0 + gx) * 100)),
-                    segyio.TraceField.offset: int(round(gx - sx)),
-                    segyio.TraceField.ElevationScalar: 1, segyio.TraceField.SourceDepth: int(acq.source_z),
-                    segyio.TraceField.ReceiverGroupElevation: -int(acq.receiver_z),
-                    segyio.TraceField.TRACE_SAMPLE_COUNT: acq.nt,
-                    segyio.TraceField.TRACE_SAMPLE_INTERVAL: int(acq.dt * 1e6),
-                }
-                f.trace[k] = np.ascontiguousarray(seismic[s, :, r], dtype=np.float32)
-                k += 1
+    """Shot gathers as SEG-Y (geogen.physics.line's writer): the receivers past DEAD_FROM never recorded."""
+    write_shots_segy(path, seismic, acq, x0=X0, y=0.0, first_ffid=101, live=np.asarray(acq.receiver_x) < DEAD_FROM)
 
 
 def write_section(path: Path, velocity: np.ndarray) -> None:
     """The velocity section as SEG-Y: one trace per x (CDP x, scalar -100), samples along depth (mm)."""
-    spec = segyio.spec()
-    spec.format = 5
-    spec.samples = list(range(NZ))
-    spec.tracecount = NX
-    spec.endian = "big"
-    with segyio.create(str(path), spec) as f:
-        f.bin.update({segyio.BinField.Interval: int(D * 1000), segyio.BinField.Samples: NZ})
-        for i in range(NX):
-            x = int(round((X0 + D * i) * 100))
-            f.header[i] = {segyio.TraceField.CDP: i + 1, segyio.TraceField.SourceGroupScalar: -100,
-                           segyio.TraceField.CDP_X: x, segyio.TraceField.GroupX: x,
-                           segyio.TraceField.TRACE_SAMPLE_COUNT: NZ,
-                           segyio.TraceField.TRACE_SAMPLE_INTERVAL: int(D * 1000)}
-            f.trace[i] = np.ascontiguousarray(velocity[:, i], dtype=np.float32)
+    write_section_segy(path, velocity, D, x0=X0, y=0.0)
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +69,8 @@ def test_field_adapt_workflow_end_to_end(line, tmp_path):
     wf = Workflow.from_yaml(ROOT / "workflows" / "field_adapt.yaml", overrides=[
         f"run.dir={tmp_path / 'run'}", f"data.field.survey={line / 'shots.sgy'}",
         f"data.field.velocity={line / 'velocity.sgy'}", f"data.velocity=[{line / 'maps.zarr'}]",
-        "data.splits.validation=0.2", "data.splits.test=0.2", *TINY])
+        "data.field.split=random",  # 5 windows on 990 m: too short to split in blocks
+        "data.wells=null", "data.splits.validation=0.2", "data.splits.test=0.2", *TINY])
     run = wf.run()
     summary = json.loads((run / "summary.json").read_text())
     windows = summary["field_windows"]
@@ -141,7 +107,117 @@ def test_field_adapt_at_shipped_settings(line, tmp_path):
     run = Workflow.from_yaml(ROOT / "workflows" / "field_adapt.yaml", overrides=[
         f"run.dir={tmp_path / 'run'}", f"data.field.survey={line / 'shots.sgy'}",
         f"data.field.velocity={line / 'velocity.sgy'}", f"data.velocity=[{line / 'maps.zarr'}]",
-        "training.threads=1"]).run()  # torch's default of one thread per core thrashes on a shared CPU
+        "data.field.split=random", "data.wells=null", "training.threads=1"]).run()  # torch's default of one thread per core thrashes on a shared CPU
     summary = json.loads((run / "summary.json").read_text())
     assert summary["generation"]["n"] == 256
     assert summary["validation"]["n_pairs"] == 256
+
+
+# ------------------------------------------------------------------- demo line with wells
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """A 2 km, 600 m deep demo line with three LAS wells (about 10 s of Devito)."""
+    from geogen.physics.line import demo_line
+
+    return demo_line(tmp_path_factory.mktemp("demo") / "line", length=2000.0, depth=600.0, n_maps=40, seed=0)
+
+
+def test_demo_line_files(demo):
+    from geogen.physics.line import EASTING0, WELLS
+
+    assert demo.n_shots == 201
+    with segyio.open(demo.shots, ignore_geometry=True) as f:
+        assert f.tracecount == demo.n_traces
+        offsets = f.attributes(segyio.TraceField.offset)[:]
+        assert offsets.min() == -320 and offsets.max() == 320
+        assert int(f.header[0][segyio.TraceField.SourceGroupScalar]) == -100
+        assert f.samples.size == 500
+    survey = geogen.ingest(demo.shots, demo.directory / "shots.zarr")
+    assert survey.sizes["shot"] == 201 and float(survey["source_x"].min()) == pytest.approx(EASTING0)
+    wells = geogen.ingest(list(demo.wells), demo.directory / "wells.zarr", positions_file=demo.positions)
+    np.testing.assert_allclose(wells["position_x"].values, [EASTING0 + round(f * 2000.0 / 10) * 10 for _, f, *_ in WELLS])
+    assert [str(c) for c in wells["curve"].values] == ["DT", "DTCO", "DT"]
+    assert (wells["n_null"].values > 0).all()  # logging gaps
+    assert float(wells["depth"].values[np.isfinite(wells["velocity"].values[0])].min()) == pytest.approx(120.0, abs=0.2)
+
+
+def test_field_workflow_with_wells_and_block_splits(demo, tmp_path):
+    from test_workflow_run import TINY
+
+    from geogen.physics.wells import HONOUR_TOLERANCE
+
+    d = demo.directory
+    run = Workflow.from_yaml(ROOT / "workflows" / "field_adapt.yaml", overrides=[
+        f"run.dir={tmp_path / 'run'}", f"data.field.survey={d / 'shots.sgy'}", f"data.field.velocity={d / 'velocity.sgy'}",
+        f"data.wells.logs={d / 'wells'}", f"data.wells.positions={demo.positions}", "data.wells.n_velocity=30",
+        f"data.velocity=[{demo.velocity_maps}]", *TINY]).run()
+    summary = json.loads((run / "summary.json").read_text())
+    blocks = summary["field_windows"]["blocks"]
+    pairs = open_store(run / "data" / "field_pairs.zarr", kind="pairs")
+    x0 = pairs["window_x0"].values
+    part = np.array([str(p) for p in pairs["split_part"].values])
+    splits = json.loads((run / "splits.json").read_text())
+    width = 310.0
+    train = splits["pairs"]["train"]
+    held = splits["pairs"]["validation"] + splits["pairs"]["test"]
+    assert train and splits["pairs"]["test"] and splits["pairs"]["validation"]
+    assert all(abs(x0[i] - x0[j]) >= width for i in train for j in held)  # no held-out window overlaps training
+    assert sorted(splits["pairs"]["test"]) == sorted(np.flatnonzero(part == "test").tolist())
+    assert splits["dropped_pairs"] == np.flatnonzero(part == "dropped").tolist()
+    assert blocks["counts"]["dropped"] == len(splits["dropped_pairs"]) > 0
+    text = (run / "summary.md").read_text()
+    assert f"split in {blocks['n_blocks']} blocks along the line" in text
+    assert "dropped window at x = " in text and "maps from wells: 30" in text
+    # the maps from the wells are in the training maps, each honouring its well
+    maps = open_store(run / "data" / "well_maps.zarr", kind="velocity")
+    wells = open_store(run / "data" / "ingested" / "data_wells_logs.zarr", kind="wells")
+    used = wells.isel(well=[i for i, n in enumerate(wells["name"].values) if str(n) not in summary["wells"]["excluded_wells"]])
+    from geogen.physics.wells import honour_error
+
+    assert honour_error(maps, used, Acquisition.preset("small")).max() <= HONOUR_TOLERANCE
+    for name, x in zip(wells["name"].values, wells["position_x"].values):  # wells on held-out ground made no map
+        inside = any(a <= x <= b for a, b in blocks["held_out_extents_m"])
+        assert (str(name) in summary["wells"]["excluded_wells"]) == inside
+    assert summary["data"]["n_velocity"] == 30 + 40 + summary["field_windows"]["n_kept"]
+
+
+def test_training_from_wells_alone_plus_a_few_pairs(demo, tmp_path):
+    from test_workflow_run import TINY
+
+    from geogen.physics.synth import synth
+
+    few = synth(tmp_path / "few", family="flat", n_velocity=6, n_paired=6, preset="small", seed=2)
+    run = Workflow.from_dict({
+        "name": "wells_only", "run": {"dir": str(tmp_path / "run")},
+        "data": {"wells": {"logs": [str(p) for p in demo.wells], "positions": str(demo.positions), "n_velocity": 48},
+                 "paired": [str(few.pairs_store)], "splits": {"validation": 0.2, "test": 0.0}},
+        "acquisition": {"preset": "small"}, "export": {"formats": []}}, overrides=TINY).run()
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["data"]["n_velocity"] == 48 and summary["data"]["n_pairs"] == 6
+    assert summary["wells"]["excluded_wells"] == []
+    assert sorted(p.name for p in (run / "checkpoints").glob("*.pt")) == ["diffusion.pt", "step1.pt", "step2.pt"]
+    assert open_store(run / "generated.zarr", kind="pairs").sizes["sample"] == 3
+    maps = open_store(summary["data"]["velocity_store"], kind="velocity")
+    assert maps.attrs["generator"] == "geogen.physics.wells"  # the wells' maps alone are the velocity set
+
+
+@pytest.mark.slow
+def test_demo_line_and_shipped_field_workflow_from_a_fresh_directory(tmp_path):
+    """The README's two commands for the field workflow, in a fresh directory, at the shipped settings."""
+    import shutil
+    import subprocess
+    import sys
+
+    (tmp_path / "workflows").mkdir()
+    shutil.copy(ROOT / "workflows" / "field_adapt.yaml", tmp_path / "workflows" / "field_adapt.yaml")
+    geogen_cli = [sys.executable, "-m", "geogen"]
+    made = subprocess.run([*geogen_cli, "synth", "--line", "data/line"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=1800)
+    assert made.returncode == 0, made.stderr
+    trained = subprocess.run([*geogen_cli, "train", "workflows/field_adapt.yaml", "--set", "training.threads=1"],
+                             cwd=tmp_path, capture_output=True, text=True, timeout=14400)
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    summary = json.loads((tmp_path / "runs" / "field_adapt" / "summary.json").read_text())
+    assert summary["field_windows"]["blocks"]["counts"]["test"] > 0
+    assert summary["wells"]["n"] == 2000 and summary["generation"]["n"] == 256
+    assert np.isfinite(summary["validation"]["physics_rel_l2"]["median"])

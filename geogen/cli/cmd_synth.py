@@ -18,6 +18,7 @@ def synth(
     n_velocity: Optional[int] = typer.Option(None, "--n-velocity", help="Number of velocity maps (all go to velocity.zarr)."),
     n_paired: Optional[int] = typer.Option(None, "--n-paired", help="How many of the first maps get modelled seismic (pairs.zarr)."),
     wells: Optional[Path] = typer.Option(None, "--wells", help="A wells store (geogen ingest *.las): make N-VELOCITY maps honouring the logs instead (velocity.zarr only)."),
+    line: Optional[Path] = typer.Option(None, "--line", help="Write the demo 2-D line for workflows/field_adapt.yaml into this directory (SEG-Y shots and section, LAS wells, unpaired maps)."),
     preset: str = typer.Option("small", "--preset", help="Acquisition preset: openfwi|small."),
     seed: int = typer.Option(0, "--seed", help="Seed of the set; the same seed gives the same data."),
     workers: int = typer.Option(1, "--workers", help="Dask worker processes for modelling (1: no cluster)."),
@@ -33,6 +34,9 @@ def synth(
     from geogen.errors import InputError
     from geogen.physics.synth import synth as run_synth
 
+    if line is not None:
+        _demo_line(line, out, wells, n_paired, n_velocity, seed, workers, json_out)
+        return
     if out is None:
         raise InputError("--out DIR is required")
     if n_velocity is None:
@@ -78,3 +82,27 @@ def _maps_from_wells(wells: Path, out: Path, family: Optional[str], n_velocity: 
         print(json.dumps(summary, indent=2))
         return
     typer.echo(f"wrote {target} ({n_velocity} maps from the logs in {wells})")
+
+
+def _demo_line(line: Path, out: Optional[Path], wells: Optional[Path], n_paired: Optional[int],
+               n_velocity: Optional[int], seed: int, workers: int, json_out: bool) -> None:
+    """``geogen synth --line DIR``: the demo line that workflows/field_adapt.yaml reads."""
+    import time
+
+    from geogen.errors import InputError
+    from geogen.physics.line import demo_line
+
+    if out is not None or wells is not None or n_paired is not None:
+        raise InputError("--line DIR writes the demo line on its own; --out, --wells and --n-paired do not apply")
+    t0 = time.perf_counter()
+    result = demo_line(line, n_maps=n_velocity or 2000, seed=seed, workers=workers)
+    summary = {"directory": str(result.directory), "shots": str(result.shots), "velocity": str(result.velocity),
+               "wells": [str(p) for p in result.wells], "positions": str(result.positions),
+               "velocity_maps": str(result.velocity_maps), "n_shots": result.n_shots, "n_traces": result.n_traces,
+               "seconds": round(time.perf_counter() - t0, 1)}
+    if json_out:
+        print(json.dumps(summary, indent=2))
+        return
+    typer.echo(f"wrote the demo line into {result.directory}: {result.shots.name} ({result.n_shots} shots, "
+               f"{result.n_traces} traces), {result.velocity.name}, {len(result.wells)} LAS wells, "
+               f"{result.velocity_maps.name}; now run: geogen train workflows/field_adapt.yaml")

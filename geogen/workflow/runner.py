@@ -41,6 +41,7 @@ STAGES: dict[str, tuple[Callable[[st.Context], dict[str, Any]], str]] = {
     "synth": (st.synthesise, "data"),
     "ingest": (st.ingest_sources, "data"),
     "windows": (st.cut_field_windows, "data"),
+    "wells": (st.maps_from_wells, "data"),
     "assemble": (st.assemble, "data"),
     "train": (st.train_model, "train"),
     "generate": (st.generate_pairs, "generate"),
@@ -143,7 +144,7 @@ class Workflow:
         self.name = config.name or (source.stem if source is not None else "workflow")
         self.run_dir = Path(config.run.dir) if config.run.dir else Path("runs") / self.name
         self.acquisition = self._resolve_acquisition()
-        self._ingest: list[tuple[str, list[Path], str]] = []
+        self._ingest: list[tuple[str, list[Path], str, dict[str, Any]]] = []
         self.stage_hashes = self._stage_hashes()
 
     # ------------------------------------------------------------ construction
@@ -251,7 +252,8 @@ class Workflow:
             raise self.error(f"{where}: {exc}") from None
         return ds
 
-    def _check_source(self, where: str, source: str | list[str], kind: str | tuple[str, ...], ingest_kind: str) -> Any:
+    def _check_source(self, where: str, source: str | list[str], kind: str | tuple[str, ...], ingest_kind: str,
+                      options: dict[str, Any] | None = None) -> Any:
         """A store is opened and its kind and geometry checked; a file must be one geogen reads."""
         from geogen.adapters.base import adapter_for
 
@@ -266,8 +268,30 @@ class Workflow:
                 adapter_for(p)
             except InputError as exc:
                 raise self.error(f"{where}: {exc}") from None
-        self._ingest.append((where, paths, ingest_kind))
+        self._ingest.append((where, paths, ingest_kind, dict(options or {})))
         return None
+
+    def _check_wells(self) -> None:
+        """data.wells: a wells store, or LAS files (a folder of them, one, or a list) to ingest."""
+        w = self.config.data.wells
+        assert w is not None
+        source: str | list[str] = w.logs
+        if isinstance(source, str) and Path(source).is_dir() and not st.is_geogen_store(Path(source)):
+            found = sorted(str(p) for p in Path(source).iterdir() if p.suffix.lower() == ".las")
+            if not found:
+                raise self.error(f"data.wells.logs: {source} holds no .las file")
+            source = found
+        options: dict[str, Any] = {"curve": w.curve} if w.curve else {}
+        if isinstance(w.positions, str):
+            if not Path(w.positions).is_file():
+                raise self.error(f"data.wells.positions: {w.positions}: no such file")
+            options["positions_file"] = w.positions
+        elif w.positions:
+            options["positions"] = dict(w.positions)
+        ds = self._check_source("data.wells.logs", source, "wells", "wells", options)
+        if ds is not None and options:
+            raise self.error("data.wells: positions and curve apply to LAS files; a wells store already has them "
+                             "(ingest the files again with --position/--curve)")
 
     def check(self, *, force: bool = False) -> None:
         """Everything that can be checked before a stage runs; raises one InputError."""
@@ -281,6 +305,8 @@ class Workflow:
             ds = self._check_source(f"data.velocity[{i}]", src, ("velocity", "pairs"), "velocity")
             if ds is not None and self.acquisition is not None:
                 self.check_velocity_fits(ds, self.acquisition, f"data.velocity[{i}]", Path(src))  # type: ignore[arg-type]
+        if d.wells is not None:
+            self._check_wells()
         if d.field is not None:
             self._check_source("data.field.survey", d.field.survey, "survey", "survey")
             section = self._check_source("data.field.velocity", d.field.velocity, "velocity", "velocity")
@@ -297,8 +323,8 @@ class Workflow:
         self.stage_hashes = self._stage_hashes()
         self._check_run_dir(force)
 
-    def files_to_ingest(self) -> list[tuple[str, list[Path], str]]:
-        """(YAML path, files, kind) of every source that must be ingested first."""
+    def files_to_ingest(self) -> list[tuple[str, list[Path], str, dict[str, Any]]]:
+        """(YAML path, files, kind, adapter options) of every source that must be ingested first."""
         return list(self._ingest)
 
     def export_options(self) -> dict[str, Any]:
@@ -314,6 +340,10 @@ class Workflow:
         if data.get("field"):
             data["field"]["survey"] = _absolute(data["field"]["survey"])
             data["field"]["velocity"] = _absolute(data["field"]["velocity"])
+        if data.get("wells"):
+            data["wells"]["logs"] = _absolute(data["wells"]["logs"])
+            if isinstance(data["wells"]["positions"], str):
+                data["wells"]["positions"] = _absolute(data["wells"]["positions"])
         acq = self.acquisition.model_dump() if self.acquisition is not None else dump["acquisition"]
         h = {"data": _hash({"data": data, "acquisition": acq})}
         h["train"] = _hash([h["data"], _strip(dump["model"]), _strip(dump["training"])])
@@ -385,6 +415,8 @@ class Workflow:
             names.append("ingest")
         if d.field is not None:
             names.append("windows")
+        if d.wells is not None:
+            names.append("wells")
         names += ["assemble", "train", "generate"]
         if self.config.validation.enabled:
             names.append("validate")

@@ -76,11 +76,11 @@ def ingest_sources(ctx: Context) -> dict[str, Any]:
     from geogen.io import ingest
 
     stores: dict[str, str] = {}
-    for yaml_path, paths, kind in ctx.workflow.files_to_ingest():
+    for yaml_path, paths, kind, options in ctx.workflow.files_to_ingest():
         target = ctx.data_dir / "ingested" / (yaml_path.replace(".", "_").replace("[", "_").replace("]", "") + ".zarr")
         log.info("ingesting %s -> %s", ", ".join(str(p) for p in paths), target)
         try:
-            ingest(paths, target, kind=kind)
+            ingest(paths, target, kind=kind, **options)
         except InputError as exc:
             raise InputError(f"{yaml_path}: {exc}", path=ctx.workflow.source) from exc
         stores[yaml_path] = str(target)
@@ -103,10 +103,79 @@ def cut_field_windows(ctx: Context) -> dict[str, Any]:
         raise InputError(f"data.field: {exc.detail}", path=wf.source) from None
     target = ctx.data_dir / "field_pairs.zarr"
     report_dict = _as_dict(report)
+    if cfg.split == "blocks":
+        pairs, report_dict["blocks"] = _split_in_blocks(pairs, wf)
     write_store(pairs, target, kind="pairs")
     (ctx.data_dir / "windows.json").write_text(json.dumps(report_dict, indent=2, default=str))
     log.info("windows along the line: %s", report)
     return {"pairs_store": str(target), "windows": report_dict}
+
+
+def _split_in_blocks(pairs: Any, wf: "Workflow") -> tuple[Any, dict[str, Any]]:
+    """Mark each window train/validation/test/dropped by blocks along the line (geogen.training.splits.block_split)."""
+    from geogen.training.splits import block_split
+
+    cfg, splits, acq = wf.config.data.field, wf.config.data.splits, wf.acquisition
+    assert cfg is not None and acq is not None
+    width = (acq.nx - 1) * acq.dx
+    x0 = np.asarray(pairs["window_x0"].values, dtype=np.float64)
+    try:
+        result = block_split(x0, width, splits.validation, splits.test, splits.seed, cfg.blocks)
+    except InputError as exc:
+        raise InputError(f"data.field: {exc.detail}", path=wf.source) from None
+    pairs = pairs.assign_coords(split_part=("sample", np.array(result["part"], dtype=object), {
+        "long_name": "split of the window: blocks along the line, overlapping training windows dropped"}))
+    held = [(float(x), float(x) + width) for x, part in zip(x0, result["part"]) if part in ("validation", "test")]
+    info = {"n_blocks": len(result["blocks"]), "window_width_m": width, "table": result["blocks"],
+            "dropped": result["dropped"], "held_out_extents_m": held,
+            "counts": {k: result["part"].count(k) for k in ("train", "validation", "test", "dropped")}}
+    log.info("line split in %d blocks: %s", info["n_blocks"], info["counts"])
+    return pairs, info
+
+
+def maps_from_wells(ctx: Context) -> dict[str, Any]:
+    """Velocity maps from the well logs (geogen.physics.wells.maps_from_wells).
+
+    With a line split in blocks, wells whose position lies inside a held-out window are
+    left out, so that no training map carries the geology of the test ground.
+    """
+    from geogen.physics.wells import maps_from_wells as make_maps
+
+    wf = ctx.workflow
+    cfg = wf.config.data.wells
+    assert cfg is not None
+    acq = wf.acquisition or _paired_acquisition(ctx)
+    store = ctx.resolve_store("data.wells.logs", cfg.logs)
+    wells = open_store(store, kind="wells")
+    excluded: list[str] = []
+    held = ctx.outputs.get("windows", {}).get("windows", {}).get("blocks", {}).get("held_out_extents_m", [])
+    if held and "position_x" in wells.variables:
+        pos = np.asarray(wells["position_x"].values, dtype=np.float64)  # the section's x frame, like window_x0
+        inside = np.array([np.isfinite(p) and any(a <= p <= b for a, b in held) for p in pos])
+        excluded = [str(n) for n in np.asarray(wells["name"].values)[inside]]
+        if inside.all():
+            raise InputError(f"data.wells: every well ({', '.join(excluded)}) lies inside a held-out window of the "
+                             "line; no well is left to make training maps from", path=wf.source)
+        if inside.any():
+            wells = wells.isel(well=np.flatnonzero(~inside))
+            log.info("wells inside held-out windows left out of the maps: %s", ", ".join(excluded))
+    try:
+        maps = make_maps(wells, cfg.n_velocity, acq, seed=cfg.seed, families=cfg.families)
+    except InputError as exc:
+        raise InputError(f"data.wells: {exc.detail}", path=wf.source) from None
+    target = ctx.data_dir / "well_maps.zarr"
+    write_store(maps, target, kind="velocity", chunks={"velocity": {"model": 64}})
+    log.info("%d velocity maps from the wells (%s)", cfg.n_velocity, maps.attrs["windows_per_well"])
+    return {"velocity_store": str(target), "n": cfg.n_velocity, "windows_per_well": maps.attrs["windows_per_well"],
+            "excluded_wells": excluded, "top": maps.attrs["top"]}
+
+
+def _paired_acquisition(ctx: Context) -> Acquisition:
+    """The acquisition of the first paired source (when the workflow names no preset)."""
+    for i, src in enumerate(ctx.workflow.config.data.paired):
+        return Acquisition.from_attrs(open_store(ctx.resolve_store(f"data.paired[{i}]", src), kind="pairs").attrs)
+    raise InputError("acquisition.preset: required to make maps from wells without a paired store",
+                     path=ctx.workflow.source)
 
 
 def assemble(ctx: Context) -> dict[str, Any]:
@@ -121,6 +190,8 @@ def assemble(ctx: Context) -> dict[str, Any]:
         pairs.append(("data.synth", Path(ctx.outputs["synth"]["pairs_store"])))
     for i, src in enumerate(wf.config.data.velocity):
         velocity.append((f"data.velocity[{i}]", ctx.resolve_store(f"data.velocity[{i}]", src)))
+    if "wells" in ctx.outputs:
+        velocity.append(("data.wells", Path(ctx.outputs["wells"]["velocity_store"])))
     for i, src in enumerate(wf.config.data.paired):
         pairs.append((f"data.paired[{i}]", ctx.resolve_store(f"data.paired[{i}]", src)))
     if "windows" in ctx.outputs:
@@ -160,8 +231,14 @@ def _one_store(sets: list[Any], paths: list[Path], target: Path, kind: str, dim:
     if len(sets) == 1 and sets[0].attrs.get("geogen_kind") == kind and paths[0].is_dir():
         return paths[0]
     keep = ["velocity"] if kind == "velocity" else ["velocity", "seismic"]
-    # per-sample coordinates (e.g. window_x0) differ between sources: drop them with the index
+    # per-sample coordinates (e.g. window_x0) differ between sources: drop them with the index,
+    # except a line's block split (split_part), which the training splits must keep
+    fixed = kind == "pairs" and any("split_part" in ds.variables for ds in sets)
     parts = [ds[keep].drop_vars([c for c in ds[keep].coords if dim in ds[c].dims]) for ds in sets]
+    if fixed:
+        parts = [p.assign_coords(split_part=(dim, np.asarray(ds["split_part"].values, dtype=object)
+                                             if "split_part" in ds.variables else np.full(ds.sizes[dim], "", object)))
+                 for p, ds in zip(parts, sets)]
     merged = xr.concat(parts, dim=dim, combine_attrs="override", coords="minimal", compat="override")
     merged = merged.assign_coords({dim: np.arange(merged.sizes[dim], dtype=np.int64)})
     # uniform chunks, as Zarr needs: maps are small (64 per chunk), records large (16)
@@ -389,6 +466,8 @@ def report(ctx: Context, timings: dict[str, float], wall_s: float) -> dict[str, 
     }
     if "windows" in ctx.outputs:
         summary["field_windows"] = ctx.outputs["windows"]["windows"]
+    if "wells" in ctx.outputs:
+        summary["wells"] = ctx.outputs["wells"]
     if "generate" in ctx.outputs:
         summary["generation"] = {**wf.config.generation.model_dump(), "store": ctx.outputs["generate"]["store"]}
     if "validate" in ctx.outputs:
@@ -422,6 +501,20 @@ def _evaluation_lines(ev: dict[str, Any]) -> list[str]:
     return head + inversionnet_table(inv) + ["", f"Full report: `{ev['markdown']}` (figures in `evaluation/`)."]
 
 
+def _block_lines(b: dict[str, Any]) -> list[str]:
+    """summary.md lines of a line split in blocks: the blocks and the windows dropped at their edges."""
+    c = b["counts"]
+    lines = [f"- split in {b['n_blocks']} blocks along the line (by window centre; windows {b['window_width_m']:g} m "
+             f"wide): {c['train']} train, {c['validation']} validation, {c['test']} test windows; {c['dropped']} "
+             "dropped at block edges (they overlap a held-out window)"]
+    for row in b["table"]:
+        lines.append(f"  - block {row['block']}: centres {row['centres_from_m']:g}-{row['centres_to_m']:g} m, "
+                     f"{row['part']}, {row['windows']} windows ({row['kept']} kept)")
+    for d in b["dropped"]:
+        lines.append(f"  - dropped window at x = {d['x0']:g} m ({d['was']} in block {d['block']}, overlaps {d['overlaps']})")
+    return lines
+
+
 def _markdown(s: dict[str, Any]) -> str:
     lines = [f"# geogen run: {s['workflow']}", "",
              f"- workflow file: `{s['source']}`", f"- config sha256: `{s['config_sha256'][:16]}`",
@@ -436,6 +529,13 @@ def _markdown(s: dict[str, Any]) -> str:
                      "a recorded shot near every source")
         for x0, why in w.get("skipped", [])[:20]:
             lines.append(f"  - skipped window at x = {x0:g} m: {why}")
+        if "blocks" in w:
+            lines += _block_lines(w["blocks"])
+    if "wells" in s:
+        wl = s["wells"]
+        lines.append(f"- maps from wells: {wl['n']} (windows per well: {wl['windows_per_well']}); {wl['top']}")
+        if wl.get("excluded_wells"):
+            lines.append(f"  - wells inside held-out windows, not used: {', '.join(wl['excluded_wells'])}")
     lines += ["", "## Training (last logged values)", ""]
     for stage, row in s["training"].items():
         lines.append(f"- {stage}: " + ", ".join(f"{k} {_fmt(v)}" for k, v in row.items() if k != "stage"))
