@@ -148,3 +148,13 @@ def test_cli_synth_from_wells(one_log, tmp_path):
     wells = open_store(one_log / "wells.zarr")
     assert honour_error(maps, wells, Acquisition.preset("small")).max() <= HONOUR_TOLERANCE
     assert "nothing above the first logged sample" in maps.attrs["top"]
+
+
+def test_short_gaps_are_bridged_in_slowness_and_long_gaps_end_windows():
+    from geogen.physics.wells import bridge_gaps
+
+    b = np.array([2000.0, np.nan, np.nan, 4000.0, np.nan, np.nan, np.nan, 3000.0])
+    out = bridge_gaps(b, 2)
+    # 1/v linear between 1/2000 and 1/4000: weights 1/3 and 2/3
+    np.testing.assert_allclose(out[1:3], [1 / (2 / 3 / 2000 + 1 / 3 / 4000), 1 / (1 / 3 / 2000 + 2 / 3 / 4000)])
+    assert np.isnan(out[4:7]).all() and out[0] == 2000.0 and out[3] == 4000.0 and out[7] == 3000.0

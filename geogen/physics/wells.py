@@ -13,7 +13,9 @@ of dz x dx metres), :func:`maps_from_wells` makes ``n`` velocity maps:
    samples in it (``h_i``: the thickness each sample stands for), so the vertical travel
    time across the cell is that of the log.  This is Backus averaging without density
    (the store has no density log); a cell whose valid samples cover less than
-   :data:`MIN_COVERAGE` of it is left empty (NaN).
+   :data:`MIN_COVERAGE` of it is left empty (NaN), and a run of at most
+   :data:`MAX_GAP_CELLS` empty cells between valid ones (a short logging gap) is bridged
+   linearly in slowness; longer gaps stay empty and end a window.
 3. **Windows**: every run of ``nz`` consecutive valid blocked cells whose velocities lie
    inside the acquisition's ``[vmin, vmax]`` is a window; a log 2 km long gives about
    (2000 - (nz - 1) dz) / dz windows.  **What fills the top:** nothing is invented.  Maps
@@ -62,6 +64,7 @@ from geogen.physics.families import (CURVE_AMPLITUDE, CURVE_TERMS, FAMILIES, FAU
 DESPIKE_M = 1.0  # running-median length along the log, m
 SPIKE_FRACTION = 0.10  # a sample this far (relative) from the running median is a spike
 MIN_COVERAGE = 0.5  # share of a grid cell that valid log samples must cover
+MAX_GAP_CELLS = 2  # empty runs of at most this many cells inside a log are bridged (linear in slowness)
 HONOUR_TOLERANCE = 1e-3  # m/s: the well column equals its blocked window to this
 _TAG = 0x5E11  # seed-sequence tag of the well maps (apart from the families' sequences)
 
@@ -108,7 +111,18 @@ def blocked_log(depth: np.ndarray, velocity: np.ndarray, dz: float, *, despike_l
     time = np.bincount(cell[ok], weights=h[ok] / v[ok], minlength=n)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = thickness / time
-    return np.where(thickness >= MIN_COVERAGE * dz * (1 - 1e-9), out, np.nan)
+    return bridge_gaps(np.where(thickness >= MIN_COVERAGE * dz * (1 - 1e-9), out, np.nan))
+
+
+def bridge_gaps(blocked: np.ndarray, max_cells: int = MAX_GAP_CELLS) -> np.ndarray:
+    """Fill runs of at most ``max_cells`` empty cells between valid ones, linearly in slowness."""
+    out = blocked.copy()
+    valid = np.flatnonzero(np.isfinite(blocked))
+    for a, b in zip(valid[:-1], valid[1:]):
+        if 1 < b - a <= max_cells + 1:
+            w = (np.arange(a + 1, b) - a) / (b - a)
+            out[a + 1:b] = 1.0 / ((1 - w) / blocked[a] + w / blocked[b])
+    return out
 
 
 def window_starts(blocked: np.ndarray, nz: int, vmin: float, vmax: float) -> np.ndarray:
