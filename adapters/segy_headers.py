@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from geogen.adapters.segy_format import (
-    BIN_EXT_INTERVAL, BIN_INTERVAL, TRACE_HEADER_BYTES, SegyLayout, binary_double, prefix,
+    BIN_EXT_INTERVAL, BIN_INTERVAL, BIN_SAMPLES, TRACE_HEADER_BYTES, SegyLayout, binary_double, prefix,
 )
 from geogen.errors import InputError
 
@@ -296,7 +296,8 @@ def resolve_interval(scan: HeaderScan) -> Interval:
 
 
 def header_warning(scan: HeaderScan, interval: Interval | None) -> str | None:
-    """One line: how many trace headers disagree with the sample count and interval used."""
+    """One line: how many trace headers disagree with the sample count and interval used, and
+    where a count or interval came from somewhere other than the binary header's own fields."""
     layout = scan.layout
     ns = layout.n_samples
     hist = scan.samples_hist
@@ -310,14 +311,17 @@ def header_warning(scan: HeaderScan, interval: Interval | None) -> str | None:
         parts.append(f"{bad_ns} of {layout.n_traces} trace headers give another sample count (bytes 115-116, "
                      f"e.g. {int(np.argmax(others))}) than the {ns} of the {layout.samples_from}, which the file "
                      "size confirms; read with that")
-    elif not layout.samples_from.startswith("binary header bytes 3221"):
-        parts.append(f"the sample count {ns} comes from the {layout.samples_from}")
+    base = layout.binary(BIN_SAMPLES, 2, signed=False)
+    if base != ns and not (base == 0 and layout.samples_from.startswith("extended")):
+        parts.append(f"the sample count {ns} comes from the {layout.samples_from} (bytes 3221-3222 hold {base})")
     if interval is not None and interval.value is not None:
         if interval.disagree:
             parts.append(f"{interval.disagree} trace headers give another sample interval (bytes 117-118, e.g. "
                          f"{interval.example}) than the {interval.value:g} of the {interval.source}; used that")
-        elif not interval.source.startswith("binary header bytes 3217"):
-            parts.append(f"the sample interval {interval.value:g} comes from the {interval.source}")
+        binary = layout.binary(BIN_INTERVAL, 2)
+        if binary != interval.value and not (binary == 0 and interval.source.startswith("extended")):
+            parts.append(f"the sample interval {interval.value:g} comes from the {interval.source} "
+                         f"(bytes 3217-3218 hold {binary})")
     return "; ".join(parts) if parts else None
 
 

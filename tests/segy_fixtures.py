@@ -125,7 +125,7 @@ def write_stacked(path: Path, values: np.ndarray, *, inlines: np.ndarray | None 
             if cdps is not None:
                 h[su.cdp] = int(cdps[k])
             f.header[k] = h
-            f.trace[k] = values[k].astype(np.float32)
+            f.trace[k] = values[k].astype({2: np.int32, 3: np.int16, 8: np.int8}.get(fmt, np.float32))
     set_text(path, "GEOGEN TEST STACK")
     return path
 
@@ -139,3 +139,53 @@ def patch_trace(path: Path, trace: int, byte: int, value: int, size: int = 2, *,
     with open(path, "r+b") as fh:
         fh.seek(3600 + 3200 * n_ext + trace * trace_bytes + byte - 1)
         fh.write(int(value).to_bytes(size, endian, signed=True))
+
+
+def patch_traces(path: Path, byte: int, values, size: int = 2, *, trace_bytes: int, endian: str = "big",
+                 n_ext: int = 0) -> None:
+    """Overwrite one trace-header field in every trace (``values``: one per trace, or one for all),
+    for files that segyio may no longer open (so the trace size is given)."""
+    n = (path.stat().st_size - 3600 - 3200 * n_ext) // trace_bytes
+    values = np.broadcast_to(np.asarray(values, dtype=np.int64), (n,))
+    with open(path, "r+b") as fh:
+        for k in range(n):
+            fh.seek(3600 + 3200 * n_ext + k * trace_bytes + byte - 1)
+            fh.write(int(values[k]).to_bytes(size, endian, signed=True))
+
+
+def set_binary(path: Path, byte: int, value, size: int = 2, *, endian: str = "big", signed: bool = True) -> None:
+    """Overwrite one binary-header field (1-based file byte 3201-3600); a float ``value`` of
+    size 8 is written as an IEEE double (rev 2's extended sample interval)."""
+    if size == 8:
+        raw = np.array(value, dtype=(">" if endian == "big" else "<") + "f8").tobytes()
+    else:
+        raw = int(value).to_bytes(size, endian, signed=signed)
+    with open(path, "r+b") as fh:
+        fh.seek(byte - 1)
+        fh.write(raw)
+
+
+def write_raw(path: Path, samples: np.ndarray, headers: dict[int, tuple], *, fmt: int = 5, endian: str = "big",
+              binary: dict[int, tuple] | None = None) -> Path:
+    """A SEG-Y file byte by byte, for what segyio cannot write (rev-2 extended counts and the like).
+
+    ``samples`` is ``(n, ns)`` in the format's dtype; ``headers`` maps a 1-based trace byte to
+    ``(values, size)``; ``binary`` maps a 1-based file byte to ``(value, size)`` (size 8: double).
+    """
+    n, ns = samples.shape
+    e = ">" if endian == "big" else "<"
+    code = {3: "i2", 5: "f4", 8: "i1", 2: "i4"}[fmt]
+    record = np.dtype([("h", np.uint8, (240,)), ("s", e + code, (ns,))])
+    traces = np.zeros(n, record)
+    for byte, (values, size) in headers.items():
+        v = np.broadcast_to(np.asarray(values, dtype=np.int64), (n,)).astype(f"{e}i{size}")
+        traces["h"][:, byte - 1:byte - 1 + size] = v.view(np.uint8).reshape(n, size)
+    traces["s"] = samples
+    with open(path, "wb") as fh:
+        fh.write("".join(f"C{i + 1:2d} GEOGEN RAW TEST".ljust(80) for i in range(40)).encode("cp037"))
+        fh.write(bytes(400))
+        fh.write(traces.tobytes())
+    set_binary(path, 3225, fmt, endian=endian)
+    for byte, (value, size) in (binary or {}).items():
+        set_binary(path, byte, value, size, endian=endian)
+    return path
