@@ -233,3 +233,16 @@ def test_failed_ingest_keeps_an_existing_store(tmp_path, capsys):
     bad = write(tmp_path, "bad.las", las20(" GR.GAPI : GAMMA\n", "10 1\n11 1\n12 1\n"))
     cli_error(capsys, "ingest", str(good), str(bad), "--out", str(tmp_path / "w.zarr"))
     np.testing.assert_array_equal(open_store(tmp_path / "w.zarr")["velocity"].values, before)
+
+
+def test_info_describes_a_wells_store(tmp_path, capsys):
+    import json
+
+    geogen.ingest(write(tmp_path, "w1.las", LAS20_M_USFT), tmp_path / "w.zarr", positions={"W-1": 1200.0})
+    cli("info", str(tmp_path / "w.zarr"), "--json")
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["kind"] == "wells"
+    (well,) = summary["wells"]
+    assert well["name"] == "W-1" and well["uwi"] == "100123401234W500" and well["position_x_m"] == 1200.0
+    assert well["logged_m"] == [1000.0, 1000.4] and well["valid_samples"] == 3
+    assert (well["n_null"], well["n_out_of_range"]) == (1, 1) and well["conversion"] == "v = 304800 / DT (US/F)"

@@ -29,9 +29,9 @@ def parse_header_overrides(items: list[str]) -> dict[str, int]:
 
 @app.command()
 def ingest(
-    paths: list[Path] = typer.Argument(..., help="SEG-Y file, OpenFWI .npy files (model*.npy with data*.npy), Zarr or netCDF store."),
+    paths: list[Path] = typer.Argument(..., help="SEG-Y file, OpenFWI .npy files (model*.npy with data*.npy), LAS well logs, Zarr or netCDF store."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Target store (default: first PATH with .zarr)."),
-    kind: str = typer.Option("auto", "--kind", help="auto|survey|poststack|velocity: override detection."),
+    kind: str = typer.Option("auto", "--kind", help="auto|survey|poststack|velocity|wells: override detection."),
     header: list[str] = typer.Option([], "--header", help="Override a trace-header location, NAME=BYTE (1-based); repeatable."),
     duplicates: str = typer.Option("error", "--duplicates", help="error|first|last: what to do with duplicate traces."),
     json_out: bool = typer.Option(False, "--json", help="Print the new store's summary as JSON."),
@@ -41,20 +41,24 @@ def ingest(
     geographic: bool = typer.Option(False, "--geographic", help="SEG-Y: keep coordinates given in arc-seconds or degrees (bytes 89-90 = 2, 3, 4) as degrees instead of refusing them."),
     workers: Optional[int] = typer.Option(None, "--workers", help="SEG-Y: worker processes (default: one per core)."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="SEG-Y: address of a running dask scheduler whose workers fill the store (they must see the file and the output folder)."),
+    curve: Optional[str] = typer.Option(None, "--curve", help="LAS: the sonic or velocity curve to read (default: the first of DTCO, DTC, DT, ..., AC, then VP, VEL)."),
+    position: list[str] = typer.Option([], "--position", help="LAS: a well's position along the line, NAME=X_METRES; repeatable."),
+    positions: Optional[Path] = typer.Option(None, "--positions", help="LAS: CSV of well positions along the line (columns name,x)."),
 ) -> None:
     """Turn SEG-Y, OpenFWI .npy, Zarr or netCDF data into a geogen Zarr store."""
     import warnings
 
     from geogen.io import write_ingest
 
-    if kind not in ("auto", "survey", "poststack", "velocity", "pairs"):
-        raise InputError(f"--kind {kind!r}: choose auto, survey, poststack or velocity")
+    if kind not in ("auto", "survey", "poststack", "velocity", "pairs", "wells"):
+        raise InputError(f"--kind {kind!r}: choose auto, survey, poststack, velocity or wells")
     if workers is not None and workers < 1:
         raise InputError(f"--workers {workers}: give at least 1")
     extra = {k: v for k, v in {"dz": dz, "dx": dx, "depth_unit": depth_unit, "workers": workers,
                                "scheduler": scheduler}.items() if v is not None}
     if geographic:
         extra["geographic"] = True
+    extra.update(las_options(curve, position, positions))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         target, summary = write_ingest(paths, out, kind=kind, headers=parse_header_overrides(header),
@@ -72,6 +76,18 @@ def ingest(
         print(json.dumps(summary, indent=2))
     else:
         typer.echo(format_summary(summary))
+
+
+def las_options(curve: str | None, position: list[str], positions: Path | None) -> dict:
+    """The LAS adapter's options (``--curve``, ``--position``, ``--positions``), only those given."""
+    from geogen.adapters.las import parse_position_options
+
+    out: dict = {"curve": curve} if curve else {}
+    if position:
+        out["positions"] = parse_position_options(position)
+    if positions is not None:
+        out["positions_file"] = positions
+    return out
 
 
 @app.command()
