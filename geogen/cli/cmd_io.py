@@ -79,11 +79,15 @@ def ingest(
 
 
 def las_options(curve: str | None, position: list[str], positions: Path | None) -> dict:
-    """The LAS adapter's options (``--curve``, ``--position``, ``--positions``), only those given."""
-    from geogen.adapters.las import parse_position_options
+    """The LAS adapter's options (``--curve``, ``--position``, ``--positions``), only those given.
 
+    The LAS adapter (and xarray with it) is imported only when one is given, so that other
+    ingests do not pay for it.
+    """
     out: dict = {"curve": curve} if curve else {}
     if position:
+        from geogen.adapters.las import parse_position_options
+
         out["positions"] = parse_position_options(position)
     if positions is not None:
         out["positions_file"] = positions

@@ -4,6 +4,12 @@ Every geogen store is a Zarr v3 group written through xarray with a ``geogen_kin
 attribute (``velocity``, ``survey``, ``poststack``, ``pairs`` or ``wells``).  Writes go to a
 hidden sibling directory that is renamed into place only when complete, so a failed
 or interrupted command never leaves a half store and never damages an existing one.
+
+Every store carries consolidated metadata (the root ``zarr.json`` lists every array), so
+plain ``xarray.open_zarr(path)`` opens it without a warning: :func:`replace_path` (and with
+it :func:`atomic_path`) consolidates a Zarr store before moving it into place, and
+:func:`add_variables` adds variables to an existing store and consolidates again.  xarray
+is imported only by the functions that need it, so that ``geogen ingest`` stays quick.
 """
 
 from __future__ import annotations
@@ -120,15 +126,19 @@ def atomic_path(target: str | os.PathLike[str], *, overwrite: bool = True) -> It
         yield tmp
         if not tmp.exists():
             raise RuntimeError(f"nothing was written to {tmp}")
-        if is_store(tmp) and not is_consolidated(tmp):
-            consolidate(tmp)
         replace_path(tmp, target)
     finally:
         _remove(tmp)
 
 
 def replace_path(source: Path, target: Path) -> None:
-    """Move ``source`` onto ``target``; an existing target is swapped out, then removed."""
+    """Move ``source`` onto ``target``; an existing target is swapped out, then removed.
+
+    A Zarr store without consolidated metadata is consolidated first, so that every store
+    geogen puts in place opens with plain ``xarray.open_zarr`` without a warning.
+    """
+    if is_store(source) and not is_consolidated(source):
+        consolidate(source)
     if target.exists():
         old = temporary_sibling(target)
         os.replace(target, old)
