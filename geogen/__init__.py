@@ -28,6 +28,7 @@ _EXPORTS: dict[str, str] = {
     "GeogenError": "geogen.errors",
     "InputError": "geogen.errors",
     "forward": "geogen.physics",
+    "direct_wave": "geogen.physics",
     "synth": "geogen.physics.synth",
     "UBDiff": "geogen.models.ubdiff",
     "generate": "geogen.generation",

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from geogen.acquisition import PRESETS, Acquisition
+from geogen.evaluation.config import EvaluationConfig as InversionNetArms
 from geogen.training.config import ModelConfig, SplitConfig, TrainingConfig
 
 #: A data source: one path (a geogen store used as it is, or a file that is ingested),
@@ -137,32 +138,15 @@ class ValidationConfig(_Strict):
         None, gt=0, description="keep only pairs whose physics relative L2 is below this (writes filtered.zarr)")
 
 
-class EvaluationConfig(_Strict):
-    """InversionNet trained on (a) real, (b) real + generated, (c) real + simulated pairs, tested on held-out real.
+class EvaluationConfig(InversionNetArms):
+    """The downstream evaluation as a workflow stage: InversionNet arms (a), (b), (b0), (p), (c).
 
     Writes RUN_DIR/evaluation/ (evaluation.json, report.md, pictures).  Needs held-out
-    test pairs (data.splits.test > 0); with validation pairs each network keeps its
-    weights of lowest validation MAE, else its last.  Costs 3 x seeds trainings.
+    test pairs (data.splits.test > 0); costs (arms x seeds) trainings.  The other
+    settings are those of ``geogen evaluate`` (geogen.evaluation.config).
     """
 
     enabled: bool = Field(False, description="run the downstream evaluation after the other stages")
-    steps: int = Field(600, gt=0, description="InversionNet optimiser steps per training set and seed")
-    batch_size: int = Field(32, gt=0, description="InversionNet batch size")
-    width: int = Field(8, gt=0, description="InversionNet base width (OpenFWI: 32)")
-    lr: float = Field(1e-4, gt=0, description="InversionNet AdamW learning rate (OpenFWI: 1e-4)")
-    seeds: int = Field(1, gt=0, description="seeds per training set; figures are the mean and std over seeds")
-    eval_every: int | None = Field(
-        None, gt=0, description="steps between validation-MAE checks (default: steps / 20)")
-    n_extra: int | None = Field(
-        None, gt=0, description="generated pairs added in (b), and simulated ones in (c) (default: all generated)")
-    threads: int | None = Field(None, gt=0, description="torch CPU threads (default: torch's choice)")
-    distribution: bool = Field(True, description="also measure the Fréchet feature distance and precision/recall")
-
-    @model_validator(mode="after")
-    def _checks_fit_the_steps(self) -> "EvaluationConfig":
-        if self.eval_every is not None and self.eval_every > self.steps:
-            raise ValueError(f"eval_every ({self.eval_every}) must not exceed steps ({self.steps})")
-        return self
 
 
 class ExportConfig(_Strict):

@@ -87,26 +87,59 @@ def test_a_perfect_generator_scores_exactly_like_simulation(run):
     finally:
         torch.set_num_threads(threads)
     assert out["inversionnet"]["settings"]["threads"] == 1
-    inv = out["inversionnet"]
-    assert inv["a_real"]["n_train"] == 6 and inv["b_real+generated"]["n_train"] == 10
+    arms = out["arms"]
+    assert arms["a"]["n_train"] == 6 and arms["b"]["n_train"] == 10 and arms["b0"]["n_train"] == 10
     for key in ("mae", "mse", "ssim"):
-        assert inv["b_real+generated"][key] == inv["c_real+simulated"][key]
-        assert 0 <= inv["a_real"][key] <= 4
+        assert arms["b"][key] == arms["c"][key]
+    assert arms["a"]["mae"] > 0.05  # four steps of a width-4 network: far from fitting
+    # (b0) pairs the same generated maps with their direct-wave records: Devito in the top-row medium
+    b0 = open_store(run_dir / "evaluation" / "direct_wave_extra.zarr", kind="pairs")
+    np.testing.assert_array_equal(b0["velocity"].values, v)
+    np.testing.assert_allclose(b0["seismic"].values, physics.direct_wave(v, acq), rtol=1e-6, atol=1e-9)
+    assert arms["b0"]["mae"] != arms["b"]["mae"]
+    assert "paired-only" in arms["p"]["skipped"] and "mae" not in arms["p"]  # not run, and it says why
+    comparisons = out["comparisons"]
+    assert set(comparisons) == {"b_vs_a", "b_vs_b0", "c_vs_b"}
+    assert comparisons["b_vs_a"]["mae_gain"] == pytest.approx((arms["a"]["mae"] - arms["b"]["mae"]) / arms["a"]["mae"])
+    assert comparisons["b_vs_a"]["spread"] is None and comparisons["b_vs_a"]["beyond_spread"] is None
     assert out["test"]["n"] == 2
+    inv = out["inversionnet"]
     assert inv["selection"] == "last" and inv["validation"]["n"] == 0  # no validation pairs: said so
-    assert inv["a_real"]["best_step"] == [4] and inv["a_real"]["mae_std"] is None  # one seed: no spread
+    assert arms["a"]["best_step"] == [4] and arms["a"]["mae_std"] is None  # one seed: no spread
     dist = out["distribution"]
     assert 0.0 <= dist["velocity"]["precision"] <= 1.0 and 0.0 <= dist["velocity"]["recall"] <= 1.0
     assert dist["name"] == "Fréchet feature distance (geogen features)"
     assert np.isfinite(dist["seismic"]["frechet_generated_vs_real"])
     ev = run_dir / "evaluation"
-    assert json.loads((ev / "evaluation.json").read_text())["inversionnet"]["a_real"]["mae"] == inv["a_real"]["mae"]
+    assert json.loads((ev / "evaluation.json").read_text())["arms"]["a"]["mae"] == arms["a"]["mae"]
     for png in ("generated_pairs.png", "inversionnet_training.png"):
         assert (ev / png).stat().st_size > 1000
     report = (ev / "report.md").read_text()
-    assert "(b) real + generated" in report and "](generated_pairs.png)" in report
+    for label in ("(a) real only", "(b) real + generated", "(b0) real + generated maps, direct-wave records",
+                  "(c) real + simulated"):
+        assert label in report
+    assert "| (p) real + paired-only generator | - | not run: no paired-only generator given" in report
+    assert "](generated_pairs.png)" in report
     # the simulated set is cached in the run and reused
     assert open_store(ev / "simulated_extra.zarr", kind="pairs").attrs["velocity_indices"] == chosen.tolist()
+
+
+def test_paired_only_arm_refuses_a_generator_that_held_out_other_pairs(run, tmp_path):
+    from geogen.evaluation.downstream import evaluate
+
+    run_dir, acq, maps, splits = run
+    write_store(pairs_dataset(maps[:4], physics.forward(maps[:4], acq), acq, origin="generated"),
+                tmp_path / "p.zarr")
+    out = evaluate(run_dir, arms=["a", "p"], paired_only=str(tmp_path / "p.zarr"), n_extra=3, steps=2,
+                   batch_size=4, width=4, distribution=False, write=False, threads=1)
+    assert out["arms"]["p"]["n_extra"] == 3 and out["arms"]["p"]["source"] == str(tmp_path / "p.zarr")
+    assert out["arms"]["b"]["skipped"] == "not asked for (arms setting)"
+    other = tmp_path / "other_run"
+    other.mkdir()
+    moved = {**splits, "pairs": {**splits["pairs"], "test": splits["pairs"]["train"][:2]}}
+    (other / "splits.json").write_text(json.dumps(moved))
+    with pytest.raises(InputError, match="holds out other real pairs"):
+        evaluate(run_dir, arms=["p"], paired_only=str(other), steps=2, distribution=False, write=False)
 
 
 def test_missing_generated_store_is_an_input_error(run, tmp_path):
@@ -185,8 +218,9 @@ def test_seeds_give_means_spreads_and_per_seed_figures(stores):
     assert inv["selection"] == "best validation MAE"
     assert inv["validation"] == {"store": str(RunInputs.locate(run_dir).pairs_store), "split": "pairs.validation",
                                  "n": 2, "eval_every": 2, "criterion": "MAE on [-1, 1] velocity"}
-    for key in ("a_real", "b_real+generated", "c_real+simulated"):
-        r = inv[key]
+    arms = out["arms"]
+    for key in ("a", "b", "b0", "c"):
+        r = arms[key]
         assert [p["seed"] for p in r["per_seed"]] == [3, 4]
         for metric in ("mae", "mse", "ssim"):
             per = [p[metric] for p in r["per_seed"]]
@@ -194,14 +228,16 @@ def test_seeds_give_means_spreads_and_per_seed_figures(stores):
             assert r[f"{metric}_std"] == pytest.approx(np.std(per, ddof=1))
         assert all(p["best_step"] in (2, 4) and p["validation_mae"] >= 0 for p in r["per_seed"])
         assert r["best_step"] == [p["best_step"] for p in r["per_seed"]]
-    gains = inv["b_vs_a_mae_gain_per_seed"]
-    assert len(gains) == 2
-    a_mae = [p["mae"] for p in inv["a_real"]["per_seed"]]
-    b_mae = [p["mae"] for p in inv["b_real+generated"]["per_seed"]]
-    assert gains == pytest.approx([(a - b) / a for a, b in zip(a_mae, b_mae)])
-    assert inv["b_vs_a_mae_gain"] == pytest.approx((np.mean(a_mae) - np.mean(b_mae)) / np.mean(a_mae))
+    b_vs_a = out["comparisons"]["b_vs_a"]
+    a_mae = [p["mae"] for p in arms["a"]["per_seed"]]
+    b_mae = [p["mae"] for p in arms["b"]["per_seed"]]
+    assert b_vs_a["mae_gain_per_seed"] == pytest.approx([(a - b) / a for a, b in zip(a_mae, b_mae)])
+    assert b_vs_a["mae_gain"] == pytest.approx((np.mean(a_mae) - np.mean(b_mae)) / np.mean(a_mae))
+    spread = max(np.std(a_mae, ddof=1), np.std(b_mae, ddof=1))
+    assert b_vs_a["spread"] == pytest.approx(spread)
+    assert b_vs_a["beyond_spread"] == bool(np.mean(a_mae) - np.mean(b_mae) > spread)
     saved = json.loads((run_dir / "evaluation" / "evaluation.json").read_text())
-    assert saved["inversionnet"]["a_real"]["per_seed"] == inv["a_real"]["per_seed"]
+    assert saved["arms"]["a"]["per_seed"] == arms["a"]["per_seed"]
     assert " ± " in (run_dir / "evaluation" / "report.md").read_text()
 
 

@@ -8,18 +8,7 @@ import pytest
 from geogen.acquisition import Acquisition
 from geogen.evaluation.metrics import pick_first_arrivals
 from geogen.physics import forward
-from geogen.physics.wavelet import ricker
-
-
-def analytic_trace(r: float, c: float, acq: Acquisition, times: np.ndarray) -> np.ndarray:
-    """dx dz (w * G)(t), G = H(t - r/c) / (2 pi sqrt(t^2 - r^2/c^2)).
-
-    With tau = r/c + s^2 the singular kernel becomes smooth:
-    (w * G)(t) = (1/pi) int_0^inf w(t - r/c - s^2) / sqrt(2 r / c + s^2) ds.
-    """
-    s = np.linspace(0.0, 0.8, 20001)[None, :]
-    w = ricker(acq.frequency, acq.wavelet_delay, times[:, None] - r / c - s**2)
-    return acq.dx * acq.dz * np.trapezoid(w / np.sqrt(2 * r / c + s**2), s, axis=1) / np.pi
+from analytic import analytic_trace, first_arrival_window
 
 
 @pytest.fixture(scope="module")
@@ -28,12 +17,6 @@ def homogeneous():
     acq = Acquisition.preset("openfwi", source_x=(xs,))
     record = forward(np.full(acq.shape, c, np.float32), acq)[0, 0]
     return acq, c, xs, record
-
-
-def first_arrival_window(acq: Acquisition, times: np.ndarray, r: float, c: float) -> np.ndarray:
-    """From one period before to one and a half periods after the wavelet peak's arrival."""
-    t_peak = acq.wavelet_delay + r / c
-    return (times >= t_peak - 1.0 / acq.frequency) & (times <= t_peak + 1.5 / acq.frequency)
 
 
 @pytest.mark.parametrize("receiver", [0, 20, 44, 60, 69])

@@ -1,4 +1,4 @@
-"""``geogen evaluate RUN_DIR``: distribution quality and the InversionNet payoff of a run."""
+"""``geogen evaluate RUN_DIR``: distribution quality and the InversionNet payoff of a run, arm by arm."""
 
 from __future__ import annotations
 
@@ -17,19 +17,20 @@ def _spread(result: dict[str, Any], key: str) -> str:
 
 
 def format_evaluation(summary: dict[str, Any]) -> str:
+    from geogen.evaluation.report import comparison_lines
+
     inv = summary["inversionnet"]
     lines = [f"{summary['run_dir']}: InversionNet tested on {summary['test']['n']} held-out real pairs"]
-    for key, label in (("a_real", "(a) real only"), ("b_real+generated", "(b) real + generated"),
-                       ("c_real+simulated", "(c) real + simulated")):
-        r = inv[key]
-        lines.append(f"  {label:<22} n={r['n_train']:<5} MAE {_spread(r, 'mae')}  MSE {_spread(r, 'mse')}  "
+    for r in summary["arms"].values():
+        if "mae" not in r:
+            lines.append(f"  {r['label']:<50} not run: {r.get('skipped')}")
+            continue
+        lines.append(f"  {r['label']:<50} n={r['n_train']:<5} MAE {_spread(r, 'mae')}  MSE {_spread(r, 'mse')}  "
                      f"SSIM {_spread(r, 'ssim')}")
-    gain = inv.get("b_vs_a_mae_gain")
-    lines.append("  MAE gain of (b) over (a): " + (f"{100 * gain:.1f} %" if gain is not None else "n/a"))
-    if "selection" in inv:
-        n_seeds = len(inv["settings"].get("seeds", [0]))
-        lines.append(f"  weights scored: {inv['selection']}; {n_seeds} seed(s)"
-                     + (" (mean ± sample std)" if n_seeds > 1 else ""))
+    lines += ["  " + line for line in comparison_lines(summary.get("comparisons", {}))]
+    n_seeds = len(inv["settings"].get("seeds", [0]))
+    lines.append(f"  weights scored: {inv['selection']}; {n_seeds} seed(s)"
+                 + (" (mean ± sample std)" if n_seeds > 1 else ""))
     dist = summary.get("distribution")
     if dist:
         for m in ("velocity", "seismic"):
@@ -44,34 +45,44 @@ def format_evaluation(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _given(**options: Any) -> dict[str, Any]:
+    """The options the user set (None: not given, so the configuration's default holds)."""
+    return {k: v for k, v in options.items() if v is not None}
+
+
 @app.command()
 def evaluate(
     run_dir: Path = typer.Argument(..., help="A training run directory (with splits.json and checkpoints)."),
     json_out: bool = typer.Option(False, "--json", help="Print only the JSON summary on stdout."),
     generated: Optional[Path] = typer.Option(None, "--generated", help="Generated pairs store (default RUN_DIR/generated.zarr)."),
-    n_extra: Optional[int] = typer.Option(None, "--n-extra", help="Use at most N generated (and N simulated) pairs."),
-    steps: int = typer.Option(600, "--steps", help="InversionNet optimiser steps per training set."),
-    batch_size: int = typer.Option(32, "--batch-size", help="InversionNet batch size."),
-    width: int = typer.Option(8, "--width", help="InversionNet base width (OpenFWI: 32)."),
-    lr: float = typer.Option(1e-4, "--lr", help="InversionNet AdamW learning rate (OpenFWI: 1e-4)."),
-    seed: int = typer.Option(0, "--seed", help="First seed of InversionNet's initialisation and batch order."),
-    seeds: int = typer.Option(1, "--seeds", help="Train each set with seeds SEED..SEED+N-1; report mean and std."),
-    eval_every: Optional[int] = typer.Option(
-        None, "--eval-every", help="Steps between validation-MAE checks for model selection (default steps/20)."),
-    device: Optional[str] = typer.Option(None, "--device", help="cpu or cuda (default: CUDA when present)."),
-    workers: int = typer.Option(1, "--workers", help="Dask worker processes for the simulated set (c)."),
+    paired_only: Optional[str] = typer.Option(
+        None, "--paired-only", help="Arm (p): a run trained with training.velocity_maps=paired, or a store it wrote."),
+    arms: Optional[str] = typer.Option(None, "--arms", help="Comma-separated arms to train (default a,b,b0,p,c)."),
+    n_extra: Optional[int] = typer.Option(None, "--n-extra", help="Extra pairs per arm (default: all generated)."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="InversionNet optimiser steps per arm and seed."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="InversionNet batch size."),
+    width: Optional[int] = typer.Option(None, "--width", help="InversionNet base width (OpenFWI: 32)."),
+    lr: Optional[float] = typer.Option(None, "--lr", help="InversionNet AdamW learning rate (OpenFWI: 1e-4)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="First seed of InversionNet's initialisation and batches."),
+    seeds: Optional[int] = typer.Option(None, "--seeds", help="Train each arm with seeds SEED..SEED+N-1."),
+    eval_every: Optional[int] = typer.Option(None, "--eval-every", help="Steps between validation-MAE checks."),
+    device: Optional[str] = typer.Option(None, "--device", help="auto, cpu or cuda."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Dask worker processes for Devito ((b0), (c))."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of a running dask scheduler."),
-    feature_epochs: int = typer.Option(40, "--feature-epochs", help="Epochs of each feature autoencoder."),
+    feature_epochs: Optional[int] = typer.Option(None, "--feature-epochs", help="Epochs of each feature autoencoder."),
     no_distribution: bool = typer.Option(False, "--no-distribution", help="Skip the Fréchet/precision/recall figures."),
     threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads (default: torch's choice)."),
 ) -> None:
-    """Train InversionNet on (a) real, (b) real + generated, (c) real + simulated pairs; test on held-out real pairs."""
+    """InversionNet on (a) real, (b) + generated, (b0) + direct-wave records, (p) + paired-only, (c) + simulated."""
+    from geogen.evaluation.config import EvaluationConfig
     from geogen.evaluation.downstream import evaluate as run_evaluate
 
-    summary = run_evaluate(run_dir, generated=generated, n_extra=n_extra, steps=steps, batch_size=batch_size,
-                           width=width, lr=lr, seed=seed, seeds=seeds, eval_every=eval_every, device=device,
-                           workers=workers, scheduler=scheduler, feature_epochs=feature_epochs,
-                           distribution=not no_distribution, threads=threads)
+    config = EvaluationConfig(**_given(
+        paired_only=paired_only, arms=[a.strip() for a in arms.split(",") if a.strip()] if arms else None,
+        n_extra=n_extra, steps=steps, batch_size=batch_size, width=width, lr=lr, seed=seed, seeds=seeds,
+        eval_every=eval_every, device=device, workers=workers, scheduler=scheduler, feature_epochs=feature_epochs,
+        threads=threads, distribution=False if no_distribution else None))
+    summary = run_evaluate(run_dir, config, generated=generated)
     if json_out:
         print(json.dumps(summary, indent=2))
     else:

@@ -15,19 +15,25 @@ def _num(value: Any) -> str:
     return "n/a" if value is None else f"{value:.4g}"
 
 
+def _median(figure: dict[str, Any] | None, scale: float = 1.0) -> str:
+    value = (figure or {}).get("median")
+    return "-" if value is None else f"{value * scale:.4g}"
+
+
 def format_validation(summary: dict[str, Any]) -> str:
-    """The summary as a few readable lines (median and 90th percentile, floor beside)."""
-    lines = [f"{summary['store']}: {summary['n_pairs']} {summary.get('origin') or ''} pairs checked against Devito"]
-    floor = summary.get("floor", {})
-    for key, label in (("physics_rel_l2", "relative L2"), ("physics_ssim", "SSIM"),
-                       ("first_arrival_error_s", "first-arrival error (s)")):
-        s = summary[key]
-        line = f"  {label:<26} median {_num(s['median'])}  p90 {_num(s['p90'])}"
-        if key in floor:
-            line += f"   floor median {_num(floor[key]['median'])}  p90 {_num(floor[key]['p90'])}"
-        lines.append(line)
-    if "median_rel_l2_over_floor" in summary:
-        lines.append(f"  median relative L2 / autoencoder floor: {_num(summary['median_rel_l2_over_floor'])}")
+    """The summary as a small table of medians: the store, the trivial row and the floor (see report.physics_rows)."""
+    from geogen.evaluation.report import SCATTERED_SENTENCE, physics_rows
+
+    lines = [f"{summary['store']}: {summary['n_pairs']} {summary.get('origin') or ''} pairs checked against Devito "
+             "(medians)", f"  {'':<80} {'rel L2':>8} {'scattered':>9} {'SSIM':>7} {'1st arr. ms':>11}"]
+    for label, fig in physics_rows(summary):
+        lines.append(f"  {label:<80} {_median(fig.get('physics_rel_l2')):>8} {_median(fig.get('scattered_rel_l2')):>9} "
+                     f"{_median(fig.get('physics_ssim')):>7} {_median(fig.get('first_arrival_error_s'), 1e3):>11}")
+    for key, label in (("median_physics_rel_l2_over_floor", "whole record"),
+                       ("median_scattered_rel_l2_over_floor", "scattered part")):
+        if key in summary:
+            lines.append(f"  median / floor, {label}: {_num(summary[key])}")
+    lines.append("  " + SCATTERED_SENTENCE.split(":")[0] + ".")
     if "filter" in summary:
         f = summary["filter"]
         lines.append(f"  kept {f['kept']} of {f['kept'] + f['dropped']} pairs with rel L2 <= {f['threshold_rel_l2']:g}"
@@ -39,14 +45,14 @@ def format_validation(summary: dict[str, Any]) -> str:
 def validate(
     store: Path = typer.Argument(..., help="A pairs store (generated, simulated or recorded)."),
     json_out: bool = typer.Option(False, "--json", help="Print only the JSON summary on stdout."),
-    run: Optional[Path] = typer.Option(None, "--run", help="Training run: add the autoencoder floor, save validation.json there."),
+    run: Optional[Path] = typer.Option(None, "--run", help="Training run: add the like-for-like autoencoder floor, save validation.json there."),
     workers: int = typer.Option(1, "--workers", help="Dask worker processes for the modelling."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of a running dask scheduler."),
     filter_threshold: Optional[float] = typer.Option(None, "--filter", help="Keep pairs with relative L2 <= THRESHOLD (needs --out)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Store for the pairs that pass --filter."),
     no_write: bool = typer.Option(False, "--no-write", help="Do not add the per-pair figures to STORE."),
 ) -> None:
-    """Model each pair's velocity with Devito and compare with its seismic (rel L2, SSIM, first arrivals)."""
+    """Model each pair's velocity and its direct wave with Devito; score record, scattered part, SSIM, arrivals."""
     from geogen.evaluation.physics_check import validate as run_validate
 
     summary = run_validate(store, run_dir=run, workers=workers, scheduler=scheduler, filter=filter_threshold,

@@ -1,8 +1,9 @@
 """Evaluation of generated pairs: physics consistency, distribution quality, downstream payoff.
 
 - :func:`geogen.evaluation.physics_check.validate`: Devito check of every pair;
-- :func:`geogen.evaluation.downstream.evaluate`: InversionNet (a) real, (b) + generated,
-  (c) + simulated, plus the Fréchet feature distance and precision/recall;
+- :func:`geogen.evaluation.downstream.evaluate`: InversionNet arms (a) real, (b) + generated,
+  (b0) + direct-wave records, (p) + paired-only generator, (c) + simulated, plus the
+  Fréchet feature distance and precision/recall (settings: :mod:`geogen.evaluation.config`);
 - :mod:`geogen.evaluation.plots` and :mod:`geogen.evaluation.report`: pictures and report.
 
 Submodules import torch or Devito only when used.

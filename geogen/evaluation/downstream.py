@@ -1,25 +1,28 @@
-"""Downstream payoff: does adding generated pairs help a data-driven inversion?
+"""Downstream payoff: do generated pairs help a data-driven inversion, and is it their records that help?
 
-InversionNet is trained three times with the same step budget, the same seed and the
+InversionNet is trained once per *arm* with the same step budget, the same seeds and the
 same normalisation (bounds from the real training pairs), and tested on the same
-held-out real pairs (the run's ``pairs.test`` split, never seen in training):
+held-out real pairs (the run's ``pairs.test`` split, never seen in training).  Every arm
+is the real training pairs plus one kind of extra pairs, as many of each kind:
 
-- (a) ``real``: the scarce real training pairs only;
-- (b) ``real+generated``: plus the generated pairs;
-- (c) ``real+simulated``: plus Devito-modelled pairs for as many extra velocity maps
-  (drawn from the run's velocity store, excluding every paired map), the upper bound
-  a perfect generator could reach.
+- (a) nothing: the scarce real pairs alone;
+- (b) the generated pairs;
+- (b0) the generated velocity maps, each with its *direct-wave record* only (Devito in a
+  homogeneous medium at the map's top-row velocity): the control that tells whether
+  the generated *records* add anything, or only the maps (a prior on plausible maps);
+- (p) pairs of a paired-only generator: the same UB-Diff trained without the unpaired
+  maps (``training.velocity_maps: paired``), what the unpaired maps buy;
+- (c) Devito-modelled pairs of unpaired maps from the run's velocity store: the upper
+  bound a perfect generator could reach.
 
 Scores are OpenFWI's: MAE and MSE of the velocity on [-1, 1], SSIM on [0, 1].  Equal
-optimiser steps rather than equal epochs keep the compute fixed, so (b) and (c) win
-only through the data.  A fixed step count would score an arbitrary point of each
-curve (short of convergence, or past it into overfitting the few real pairs), so every
-training keeps the weights with the lowest MAE on the run's real *validation* pairs,
-the same pairs and schedule for all three sets; the test pairs choose nothing.  One
-seed is one draw of initialisation and batch order: with several, each set reports
-the mean and the spread, so a gain smaller than the spread reads as what it is.  The
-same call also measures the Fréchet feature distance and k-NN precision/recall of the
-generated pairs and draws the report's pictures.
+optimiser steps rather than equal epochs keep the compute fixed, so an arm wins only
+through its data.  Every training keeps the weights with the lowest MAE on the run's
+real *validation* pairs (the same pairs and schedule for all arms); the test pairs
+choose nothing.  With several seeds each arm reports the mean and the sample spread,
+and each comparison says whether its difference exceeds that spread.  The same call
+also measures the Fréchet feature distance and k-NN precision/recall of the generated
+pairs and draws the report's pictures.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from geogen.data.datasets import acquisition_of, pairs_dataset
 from geogen.data.store import is_store, open_store, write_store
 from geogen.errors import GeogenError, InputError
 from geogen.evaluation import metrics
+from geogen.evaluation.config import EvaluationConfig
 from geogen.evaluation.inversionnet import InversionNet, optimiser
 from geogen.evaluation.rundir import RunInputs
 from geogen.progress import track
@@ -229,44 +233,134 @@ def _check_same_acquisition(store: Path, acq: Acquisition, reference: Acquisitio
                          f"({acq.seismic_shape} vs {reference.seismic_shape}); evaluate a store of this run", path=store)
 
 
-# ------------------------------------------------------------------------ the verb
-def evaluate(run_dir: PathLike, *, generated: PathLike | None = None, n_extra: int | None = None,
-             steps: int = 600, batch_size: int = 32, width: int = 8, lr: float = 1e-4, weight_decay: float = 1e-4,
-             seed: int = 0, seeds: int = 1, eval_every: int | None = None, device: str | None = None,
-             workers: int = 1, scheduler: str | None = None, feature_epochs: int = 40, distribution: bool = True,
-             pictures: bool = True, threads: int | None = None, write: bool = True) -> dict[str, Any]:
-    """InversionNet (a) real, (b) real + generated, (c) real + simulated; tested on held-out real pairs.
+# ------------------------------------------------------------------------ the arms
+@dataclass(frozen=True)
+class Arm:
+    """One InversionNet training set: the real training pairs plus ``extra``."""
 
-    ``generated`` defaults to ``run_dir/generated.zarr``; ``n_extra`` caps the number of
-    generated pairs used (and hence of simulated ones).  Each set is trained with seeds
-    ``seed .. seed + seeds - 1`` (network initialisation and batch order; the data stay
-    the same) and reported as the mean and sample std over seeds.  When the run has
-    validation pairs, each training keeps the weights with the lowest validation MAE
-    (checked every ``eval_every`` steps, default ``steps // 20``); otherwise the last.
-    Writes ``run_dir/evaluation/evaluation.json``, the pictures and ``report.md`` unless
-    ``write=False``; returns the same dictionary.  ``threads`` sets torch's CPU threads
-    for the call (on a busy machine one thread is often several times faster).
+    key: str
+    label: str
+    extra: str
+
+
+ARMS: dict[str, Arm] = {arm.key: arm for arm in (
+    Arm("a", "(a) real only", "nothing"),
+    Arm("b", "(b) real + generated", "the generated pairs"),
+    Arm("b0", "(b0) real + generated maps, direct-wave records",
+        "the generated velocity maps, each with its direct-wave record only (does the record add anything?)"),
+    Arm("p", "(p) real + paired-only generator",
+        "pairs of the same UB-Diff trained without the unpaired maps (what the unpaired maps buy)"),
+    Arm("c", "(c) real + simulated (upper bound)", "Devito-modelled pairs of unpaired velocity maps"),
+)}
+#: Comparisons reported with every evaluation: (better arm, other arm).
+COMPARISONS = (("b", "a"), ("b", "b0"), ("b", "p"), ("c", "b"))
+
+
+def _cached_pairs(cache: Path | None, key: dict[str, Any], acquisition: Acquisition, origin: str,
+                  make: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs from ``cache`` when it was made for ``key``; else ``make()``, written there (atomically) for next time."""
+    if cache is not None and is_store(cache):
+        ds = open_store(cache, kind="pairs")
+        if json.loads(ds.attrs.get("cache_key", "null")) == key:
+            return _pairs(ds)
+    v, s = make()
+    if cache is not None:
+        write_store(pairs_dataset(v, s, acquisition, origin=origin, attrs={"cache_key": json.dumps(key)}), cache)
+    return v, s
+
+
+def direct_wave_extra(v_gen: np.ndarray, acquisition: Acquisition, config: EvaluationConfig, *, key: dict[str, Any],
+                      cache: Path | None) -> tuple[np.ndarray, np.ndarray]:
+    """(b0)'s pairs: each generated map with its direct-wave record (cached in the run)."""
+    from geogen.physics import direct_wave
+
+    return _cached_pairs(cache, key, acquisition, "simulated",
+                         lambda: (v_gen, direct_wave(v_gen, acquisition, workers=config.workers,
+                                                     scheduler=config.scheduler)))
+
+
+def paired_only_extra(source: PathLike, inputs: RunInputs, gen_ds: Any, acquisition: Acquisition, n: int, *,
+                      cache: Path | None) -> tuple[tuple[np.ndarray, np.ndarray], str]:
+    """(p)'s pairs: ``n`` pairs of a paired-only generator and where they came from.
+
+    ``source`` is that generator's run directory (pairs are sampled here with the
+    generated store's sampler, steps and seed, and cached) or a pairs store it wrote.
+    The generator must have held out the same real pairs as this run, or its pairs
+    could carry the test pairs into the training set.
     """
+    path = Path(source)
+    run = path if (path / "splits.json").is_file() else None
+    if run is None and is_store(path):
+        ds = open_store(path, kind="pairs")
+        _check_same_acquisition(path, acquisition_of(ds), acquisition)
+        checkpoint = ds.attrs.get("checkpoint")
+        if checkpoint and (Path(checkpoint).parent.parent / "splits.json").is_file():
+            _check_same_held_out(Path(checkpoint).parent.parent, inputs)
+        if int(ds.sizes["sample"]) < n:
+            raise InputError(f"holds {int(ds.sizes['sample'])} pairs, (p) needs {n} (as many as the other arms add)",
+                             path=path)
+        return _pairs(ds, np.arange(n)), str(path)
+    if run is None:
+        raise InputError("is neither a training run (no splits.json) nor a pairs store; give the paired-only run "
+                         "(geogen train ... --set training.velocity_maps=paired)", path=path)
+    _check_same_held_out(run, inputs)
+    from geogen.models.ubdiff import UBDiff
+
+    model = UBDiff.load(run)
+    if model.velocity_maps != "paired":
+        raise InputError("was trained on all velocity maps, not the paired ones alone (training.velocity_maps: "
+                         "paired); it is no paired-only generator", path=run)
+    steps, sampler, seed = int(gen_ds.attrs.get("steps", 50)), str(gen_ds.attrs.get("sampler", "ddim")), \
+        int(gen_ds.attrs.get("seed", 0))
+    key = {"checkpoint": str(model.checkpoint), "n": n, "steps": steps, "sampler": sampler, "seed": seed}
+    pairs = _cached_pairs(cache, key, acquisition, "generated",
+                          lambda: model.sample(n, steps=steps, sampler=sampler, seed=seed))
+    return pairs, f"{run} (sampled here: {n} pairs, {sampler} {steps} steps, seed {seed})"
+
+
+def _check_same_held_out(other_run: Path, inputs: RunInputs) -> None:
+    other = RunInputs.locate(other_run)
+    for part in ("validation", "test"):
+        if not np.array_equal(other.part("pairs", part), inputs.part("pairs", part)) or \
+                other.splits.get("n_pairs") != inputs.splits.get("n_pairs"):
+            raise InputError(f"holds out other real pairs ({part}) than {inputs.run_dir}; train the paired-only "
+                             "generator on the same stores with the same data.splits", path=other_run)
+
+
+def _compare(results: dict[str, Any], better: str, other: str) -> dict[str, Any] | None:
+    """How much lower ``better``'s MAE is than ``other``'s, and whether that exceeds the seeds' spread."""
+    if better not in results or other not in results or "mae" not in results[other] or "mae" not in results[better]:
+        return None
+    x, y = results[better], results[other]
+    spread = max((s for s in (x.get("mae_std"), y.get("mae_std")) if s is not None), default=None)
+    diff = y["mae"] - x["mae"]
+    return {"mae_gain": _gain(y["mae"], x["mae"]), "mae_difference": diff, "spread": spread,
+            "beyond_spread": None if spread is None else bool(diff > spread),
+            "mae_gain_per_seed": [_gain(ry["mae"], rx["mae"]) for rx, ry in zip(x["per_seed"], y["per_seed"])]}
+
+
+# ------------------------------------------------------------------------ the verb
+def evaluate(run_dir: PathLike, config: EvaluationConfig | None = None, *, generated: PathLike | None = None,
+             write: bool = True, **settings: Any) -> dict[str, Any]:
+    """Train InversionNet on every arm of ``config`` (see the module docstring); test on held-out real pairs.
+
+    ``generated`` defaults to ``run_dir/generated.zarr``; ``settings`` override fields of
+    ``config`` (e.g. ``evaluate(run, steps=300, seeds=3)``).  Writes
+    ``run_dir/evaluation/evaluation.json``, the pictures and ``report.md`` unless
+    ``write=False``; returns the same dictionary.
+    """
+    cfg = EvaluationConfig.model_validate({**(config.model_dump() if config else {}), **settings})
     run = Path(run_dir)
     inputs = RunInputs.locate(run)
     gen_path = Path(generated) if generated is not None else run / "generated.zarr"
     if not gen_path.exists():
         raise InputError("no generated pairs; run `geogen generate RUN_DIR --n N --out RUN_DIR/generated.zarr` "
                          "or pass --generated STORE", path=gen_path)
-    if steps < 1 or batch_size < 1 or width < 1 or seeds < 1 or (threads is not None and threads < 1):
-        raise InputError(f"steps ({steps}), batch size ({batch_size}), width ({width}), seeds ({seeds}) and "
-                         f"threads ({threads}) must be positive")
-    every = max(1, steps // 20) if eval_every is None else eval_every
-    if not 1 <= every <= steps:
-        raise InputError(f"eval_every ({every}) must be between 1 and steps ({steps})")
     threads_before = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
+    if cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)
     try:
-        return _evaluate(run, inputs, gen_path, n_extra=n_extra, steps=steps, batch_size=batch_size, width=width,
-                         lr=lr, weight_decay=weight_decay, seed=seed, seeds=seeds, eval_every=every, device=device,
-                         workers=workers, scheduler=scheduler, feature_epochs=feature_epochs,
-                         distribution=distribution, pictures=pictures, write=write)
+        return _evaluate(run, inputs, gen_path, cfg, write=write)
     finally:
         torch.set_num_threads(threads_before)
 
@@ -281,10 +375,7 @@ def _gain(a_mae: float, b_mae: float) -> float | None:
     return float((a_mae - b_mae) / a_mae) if a_mae > 0 else None
 
 
-def _evaluate(run: Path, inputs: RunInputs, gen_path: Path, *, n_extra: int | None, steps: int, batch_size: int,
-              width: int, lr: float, weight_decay: float, seed: int, seeds: int, eval_every: int,
-              device: str | None, workers: int, scheduler: str | None, feature_epochs: int, distribution: bool,
-              pictures: bool, write: bool) -> dict[str, Any]:
+def _evaluate(run: Path, inputs: RunInputs, gen_path: Path, cfg: EvaluationConfig, *, write: bool) -> dict[str, Any]:
     real_ds = open_store(inputs.pairs_store, kind="pairs")
     acq = acquisition_of(real_ds)
     gen_ds = open_store(gen_path, kind="pairs")
@@ -294,89 +385,112 @@ def _evaluate(run: Path, inputs: RunInputs, gen_path: Path, *, n_extra: int | No
     if train_idx.size < 2 or test_idx.size < 1:
         raise GeogenError(f"the run has {train_idx.size} real training and {test_idx.size} test pairs; "
                           "InversionNet needs at least 2 and 1 (raise splits.test or the number of pairs)", path=run)
-    n_gen = int(gen_ds.sizes["sample"]) if n_extra is None else min(int(n_extra), int(gen_ds.sizes["sample"]))
-    if n_gen < 1:
-        raise InputError("n_extra must be at least 1")
+    n_gen = min(cfg.n_extra or int(gen_ds.sizes["sample"]), int(gen_ds.sizes["sample"]))
     v_train, s_train = _pairs(real_ds, train_idx)
     v_test, s_test = _pairs(real_ds, test_idx)
     v_gen, s_gen = _pairs(gen_ds, np.arange(n_gen))
     out_dir = run / "evaluation"
     if write:
         out_dir.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    extra_idx, v_sim, s_sim = simulated_extra(inputs, acq, n_gen, seed=seed, workers=workers, scheduler=scheduler,
-                                              cache=out_dir / "simulated_extra.zarr" if write else None)
-    simulate_s = time.perf_counter() - started
+
+    def cache(name: str) -> Path | None:
+        return out_dir / name if write else None
+
+    extras: dict[str, tuple[np.ndarray, np.ndarray]] = {"a": (v_train[:0], s_train[:0])}
+    skipped: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    if "b" in cfg.arms:
+        extras["b"], sources["b"] = (v_gen, s_gen), str(gen_path)
+    timings: dict[str, float] = {}
+    if "b0" in cfg.arms:
+        started = time.perf_counter()
+        extras["b0"] = direct_wave_extra(v_gen, acq, cfg, key={"generated": str(gen_path.resolve()), "n": n_gen},
+                                         cache=cache("direct_wave_extra.zarr"))
+        timings["b0_direct_waves_s"] = time.perf_counter() - started
+        sources["b0"] = f"{gen_path} maps, direct-wave records (Devito)"
+    if "p" in cfg.arms:
+        if cfg.paired_only is None:
+            skipped["p"] = ("no paired-only generator given: train one with `geogen train WORKFLOW "
+                            "--set training.velocity_maps=paired --set run.dir=RUN_P` and pass --paired-only RUN_P")
+        else:
+            extras["p"], sources["p"] = paired_only_extra(cfg.paired_only, inputs, gen_ds, acq, n_gen,
+                                                          cache=cache("paired_only_generated.zarr"))
+    if "c" in cfg.arms:
+        started = time.perf_counter()
+        extra_idx, v_sim, s_sim = simulated_extra(inputs, acq, n_gen, seed=cfg.seed, workers=cfg.workers,
+                                                  scheduler=cfg.scheduler, cache=cache("simulated_extra.zarr"))
+        extras["c"] = (v_sim, s_sim)
+        timings["c_simulate_s"] = time.perf_counter() - started
+        sources["c"] = f"{inputs.velocity_store}: {n_gen} unpaired maps modelled with Devito"
+    for key in ARMS:
+        if key not in cfg.arms and key not in skipped:
+            skipped[key] = "not asked for (arms setting)"
 
     logged = metrics.log_record(s_train)
     scaling = Scaling(acq.vmin, acq.vmax, float(logged.min()), float(logged.max()))
-    dev = pick_device(device)
+    dev = pick_device(None if cfg.device == "auto" else cfg.device)
     test_x, test_y = scaling.record(s_test), scaling.velocity(v_test)
     validation: tuple[np.ndarray, np.ndarray] | None = None
     if val_idx.size >= 1:
         v_val, s_val = _pairs(real_ds, val_idx)
         validation = (scaling.record(s_val), scaling.velocity(v_val))
     selection = "best validation MAE" if validation is not None else "last"
-    sets = {
-        "a_real": (s_train, v_train),
-        "b_real+generated": (np.concatenate([s_train, s_gen]), np.concatenate([v_train, v_gen])),
-        "c_real+simulated": (np.concatenate([s_train, s_sim]), np.concatenate([v_train, v_sim])),
-    }
-    seed_list = list(range(seed, seed + seeds))
+    seed_list = list(range(cfg.seed, cfg.seed + cfg.seeds))
     results: dict[str, Any] = {}
     curves: dict[str, list[float]] = {}
-    for name, (s, v) in sets.items():
-        x, y = scaling.record(s), scaling.velocity(v)
+    for key, (v_extra, s_extra) in extras.items():
+        arm = ARMS[key]
+        x = scaling.record(np.concatenate([s_train, s_extra]))
+        y = scaling.velocity(np.concatenate([v_train, v_extra]))
         per_seed = []
         for k in seed_list:
             t0 = time.perf_counter()
-            fit = train_inversionnet(x, y, acq, steps=steps, batch_size=batch_size, width=width, lr=lr,
-                                     weight_decay=weight_decay, seed=k, device=dev, validation=validation,
-                                     eval_every=eval_every, description=f"InversionNet {name} seed {k}")
+            fit = train_inversionnet(x, y, acq, steps=cfg.steps, batch_size=cfg.batch_size, width=cfg.width,
+                                     lr=cfg.lr, weight_decay=cfg.weight_decay, seed=k, device=dev,
+                                     validation=validation, eval_every=cfg.check_every,
+                                     description=f"InversionNet {arm.label} seed {k}")
             per_seed.append({"seed": k, **score(fit.net, test_x, test_y, device=dev), "best_step": fit.best_step,
                              "validation_mae": fit.validation_mae,
                              "final_train_l1": float(np.mean(fit.curve[-20:])), "train_s": time.perf_counter() - t0})
-            if k == seed:  # the pictures show the first seed's curves
-                curves[name] = fit.curve
-        entry: dict[str, Any] = {"n_train": int(len(s))}
-        for key in ("mae", "mse", "ssim"):
-            entry[key], entry[f"{key}_std"] = _mean_std([r[key] for r in per_seed])
+            if k == cfg.seed:  # the pictures show the first seed's curves
+                curves[arm.label] = fit.curve
+        entry: dict[str, Any] = {"label": arm.label, "extra": arm.extra, "source": sources.get(key),
+                                 "n_train": int(len(x)), "n_extra": int(len(v_extra))}
+        for metric in ("mae", "mse", "ssim"):
+            entry[metric], entry[f"{metric}_std"] = _mean_std([r[metric] for r in per_seed])
         entry["best_step"] = [r["best_step"] for r in per_seed]
         entry["final_train_l1"] = float(np.mean([r["final_train_l1"] for r in per_seed]))
         entry["train_s"] = float(sum(r["train_s"] for r in per_seed))
         entry["per_seed"] = per_seed
-        results[name] = entry
-    a, b = results["a_real"], results["b_real+generated"]
-    gains = [_gain(ra["mae"], rb["mae"]) for ra, rb in zip(a["per_seed"], b["per_seed"])]
+        results[key] = entry
+    arms = {key: results.get(key, {"label": ARMS[key].label, "skipped": skipped.get(key)}) for key in ARMS}
     summary: dict[str, Any] = {
         "run_dir": str(run),
         "generated_store": str(gen_path),
         "test": {"store": str(inputs.pairs_store), "split": "pairs.test", "n": int(test_idx.size)},
         "inversionnet": {
-            "settings": {"steps": steps, "batch_size": batch_size, "width": width, "lr": lr,
-                         "weight_decay": weight_decay, "loss": "L1", "optimiser": "AdamW", "seed": seed,
-                         "seeds": seed_list, "device": str(dev), "threads": torch.get_num_threads(),
-                         "n_extra": n_gen, "simulate_s": simulate_s,
+            "settings": {**cfg.model_dump(), "eval_every": cfg.check_every, "seeds": seed_list, "device": str(dev),
+                         "threads": torch.get_num_threads(), "n_extra": n_gen, "loss": "L1", "optimiser": "AdamW",
                          "metric_scale": "MAE/MSE on [-1, 1] velocity, SSIM on [0, 1] (window 11, sigma 1.5)",
-                         "std": "sample standard deviation over seeds (ddof 1); null for one seed"},
+                         "std": "sample standard deviation over seeds (ddof 1); null for one seed", **timings},
             "selection": selection,
             "validation": ({"store": str(inputs.pairs_store), "split": "pairs.validation", "n": int(val_idx.size),
-                            "eval_every": eval_every, "criterion": "MAE on [-1, 1] velocity"}
+                            "eval_every": cfg.check_every, "criterion": "MAE on [-1, 1] velocity"}
                            if validation is not None else
                            {"n": 0, "note": "the run has no validation pairs (data.splits.validation = 0): "
                                             "each network is scored with its last weights"}),
-            **results,
-            "b_vs_a_mae_gain": _gain(a["mae"], b["mae"]),
-            "b_vs_a_mae_gain_per_seed": gains,
         },
+        "arms": arms,
+        "comparisons": {f"{x}_vs_{y}": c for x, y in COMPARISONS if (c := _compare(results, x, y)) is not None},
     }
-    if distribution:
+    if cfg.distribution:
         summary["distribution"] = distribution_quality(inputs, v_gen, s_gen, v_train, s_train, v_test, s_test,
-                                                       acq, epochs=feature_epochs, seed=seed,
+                                                       acq, epochs=cfg.feature_epochs, seed=cfg.seed,
                                                        save_dir=out_dir if write else None)
     if write:
-        if pictures:
-            summary["pictures"] = _pictures(run, out_dir, gen_ds, acq, curves, workers=workers, scheduler=scheduler)
+        if cfg.pictures:
+            summary["pictures"] = _pictures(run, out_dir, gen_ds, acq, curves, workers=cfg.workers,
+                                            scheduler=cfg.scheduler)
         _write_json(out_dir / "evaluation.json", summary)
         from geogen.evaluation.report import write_report
 

@@ -1,19 +1,37 @@
 """Physics consistency: does each pair's seismic obey the wave equation for its velocity?
 
 For every pair of a ``pairs`` store, Devito models the velocity map with the store's own
-acquisition and the stored record is compared with that modelled record:
+acquisition (the *reference*), and models the map's *direct-wave record*: the same
+acquisition in a homogeneous medium at the mean velocity of the map's top row
+(:func:`geogen.physics.direct_wave`).  The stored record is compared with the reference:
 
-- ``physics_rel_l2``: ``||stored - modelled|| / ||modelled||`` (0 is perfect);
-- ``physics_ssim``: SSIM of the two records after OpenFWI's log transform, scaled by
-  the modelled record's range (1 is perfect);
+- ``physics_rel_l2``: ``||stored - reference|| / ||reference||`` over the whole record;
+- ``scattered_rel_l2``: the same error over the *scattered part*, the record minus its
+  direct wave, i.e. ``||stored - reference|| / ||reference - direct||``: the part of the
+  record that the map below the surface controls (reflections, refractions,
+  diffractions).  The direct wave carries most of a record's energy and depends only on
+  the surface velocity, so the whole-record figure is reached by a generator that
+  outputs the direct wave alone; on the scattered part that generator scores exactly 1
+  and a perfect one 0;
+- ``physics_ssim``: SSIM of the two records after OpenFWI's log transform, scaled by the
+  reference's range (1 is perfect);
 - ``first_arrival_error_s``: median over traces of the first-break time difference (s).
 
-The three per-sample variables are added to the store by rewriting it atomically
+Every summary stands beside two rows computed on the same footing:
+
+- ``trivial``: the direct-wave-only generator (the stored record replaced by the
+  direct-wave record) on the same maps: what a generator reaches that knows nothing
+  but the surface velocity;
+- ``floor`` (with a run directory): the run's held-out real test maps through its
+  autoencoder (encoder, then both decoders, as a sampled latent is decoded), the
+  reference being Devito on the *decoded* map: the error of the decoder a generator
+  samples through, like for like.  ``reconstruction`` adds the decoded record against
+  the stored record of the *true* map, which also counts the velocity decoder's error
+  and so is no floor for the physics figure.
+
+Per-sample figures are added to the store by rewriting it atomically
 (:func:`geogen.data.store.write_store` builds a sibling and renames it into place), so
-an interrupted validation leaves the store as it was.  With a run directory, the same
-figures for held-out real pairs passed through the trained autoencoder (velocity in,
-seismic out) are reported beside them: a generator cannot be expected to beat the
-decoder it samples through, so that is the floor it is judged against.
+an interrupted validation leaves the store as it was.
 """
 
 from __future__ import annotations
@@ -21,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Callable
@@ -36,9 +55,14 @@ from geogen.evaluation import metrics
 from geogen.progress import track
 
 PathLike = str | os.PathLike[str]
-VARIABLES = ("physics_rel_l2", "physics_ssim", "first_arrival_error_s")
+VARIABLES = ("physics_rel_l2", "scattered_rel_l2", "physics_ssim", "first_arrival_error_s")
+DIRECT_WAVE = ("Devito in a homogeneous medium at the mean velocity of the map's top row, same acquisition "
+               "(geogen.physics.direct_wave)")
+SCATTERED = "record minus its direct-wave record: the part of the record the map below the surface controls"
 _ATTRS = {
     "physics_rel_l2": {"units": "1", "long_name": "relative L2 misfit of the seismic against Devito modelling"},
+    "scattered_rel_l2": {"units": "1", "long_name": "relative L2 misfit of the scattered part (record minus the "
+                                                    "direct-wave record) against Devito modelling"},
     "physics_ssim": {"units": "1", "long_name": "SSIM of the OpenFWI-normalised seismic against Devito modelling"},
     "first_arrival_error_s": {"units": "s", "long_name": "median first-break time error against Devito modelling"},
 }
@@ -48,29 +72,41 @@ Modeller = Callable[[np.ndarray], np.ndarray]
 
 
 # ------------------------------------------------------------------ the comparison
-def compare(stored: np.ndarray, modelled: np.ndarray, dt: float) -> dict[str, np.ndarray]:
-    """Per-sample figures of stored vs modelled records, both ``(sample, S, T, R)``."""
+def compare(stored: np.ndarray, modelled: np.ndarray, direct: np.ndarray, dt: float) -> dict[str, np.ndarray]:
+    """Per-sample figures of stored vs modelled records, all ``(sample, S, T, R)``; ``direct``: direct waves."""
     n = stored.shape[0]
     out = {name: np.empty(n, dtype=np.float64) for name in VARIABLES}
     for i in range(n):
         out["physics_rel_l2"][i] = metrics.relative_l2(stored[i], modelled[i])
+        out["scattered_rel_l2"][i] = metrics.relative_l2(stored[i] - direct[i], modelled[i] - direct[i])
         out["physics_ssim"][i] = metrics.record_ssim(stored[i], modelled[i])
         out["first_arrival_error_s"][i] = metrics.first_arrival_error(stored[i], modelled[i], dt)
     return out
 
 
-def summarise(values: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
-    """Median, 90th and 10th percentile, mean of each figure over its finite values."""
-    out: dict[str, dict[str, float]] = {}
+def summarise(values: dict[str, np.ndarray]) -> dict[str, dict[str, float | int | None]]:
+    """Median, 90th and 10th percentile, mean of each figure over its finite values (and how many were not).
+
+    A scattered figure is infinite where the reference has no scattered part (a
+    homogeneous map) but the record differs from it; such pairs are counted, not averaged.
+    """
+    out: dict[str, dict[str, float | int | None]] = {}
     for name, v in values.items():
         v = np.asarray(v, dtype=np.float64)
-        v = v[np.isfinite(v)]
-        if v.size == 0:  # JSON has no NaN: say "no value" instead
-            out[name] = {"median": None, "p90": None, "p10": None, "mean": None}
-            continue
-        out[name] = {"median": float(np.median(v)), "p90": float(np.percentile(v, 90)),
-                     "p10": float(np.percentile(v, 10)), "mean": float(v.mean())}
+        finite = v[np.isfinite(v)]
+        entry: dict[str, float | int | None] = {"median": None, "p90": None, "p10": None, "mean": None}
+        if finite.size:  # JSON has no NaN: "no value" stays None
+            entry = {"median": float(np.median(finite)), "p90": float(np.percentile(finite, 90)),
+                     "p10": float(np.percentile(finite, 10)), "mean": float(finite.mean())}
+        if finite.size < v.size:
+            entry["n_nonfinite"] = int(v.size - finite.size)
+        out[name] = entry
     return out
+
+
+#: Figures of one block: ``"pairs"`` (the stored records) and ``"trivial"`` (the direct waves in their place).
+Figures = dict[str, dict[str, np.ndarray]]
+ROWS = ("pairs", "trivial")
 
 
 @contextlib.contextmanager
@@ -85,23 +121,30 @@ def physics_modeller(acquisition: Acquisition, *, workers: int = 1, scheduler: s
     if scheduler is None and workers <= 1:
         yield lambda v: forward(v, acquisition)
         return
-    from geogen.physics.parallel import dask_client, model_parallel
     from geogen.physics.modelling import as_velocity_array
+    from geogen.physics.parallel import dask_client, model_parallel
 
     with dask_client(workers, scheduler) as client:
         yield lambda v: model_parallel(as_velocity_array(v, acquisition), acquisition, client=client)
 
 
-def model_and_compare(velocity: np.ndarray, seismic: np.ndarray, acquisition: Acquisition) -> dict[str, np.ndarray]:
-    """Model a block of maps in this process and compare: the unit of work of a worker.
+def model_and_compare(velocity: np.ndarray, seismic: np.ndarray, acquisition: Acquisition) -> tuple[Figures, float]:
+    """Model a block of maps and their direct waves in this process and compare: the unit of work of a worker.
 
-    Running the comparison where the modelling ran sends three numbers per pair back
-    instead of a whole record, and spreads the metric cost (SSIM, picking) over the
+    Returns the figures of the stored records and of the direct-wave-only records
+    (``"trivial"``) against the same reference, and the seconds spent in Devito.
+    Running the comparison where the modelling ran sends a few numbers per pair back
+    instead of two whole records, and spreads the metric cost (SSIM, picking) over the
     workers too: on the small preset it costs more than the modelling itself.
     """
-    from geogen.physics.modelling import model_maps
+    from geogen.physics.modelling import model_direct_waves, model_maps
 
-    return compare(seismic, model_maps(velocity, acquisition), acquisition.dt)
+    started = time.perf_counter()
+    modelled = model_maps(velocity, acquisition)
+    direct = model_direct_waves(velocity, acquisition)
+    seconds = time.perf_counter() - started
+    return {"pairs": compare(seismic, modelled, direct, acquisition.dt),
+            "trivial": compare(direct, modelled, direct, acquisition.dt)}, seconds
 
 
 @contextlib.contextmanager
@@ -126,14 +169,15 @@ def pair_checker(acquisition: Acquisition, *, workers: int = 1, scheduler: str |
 class Checker:
     """Submit blocks of pairs for checking and collect their figures (see :func:`pair_checker`)."""
 
-    def __init__(self, submit: Callable[[np.ndarray, np.ndarray], Any], result: Callable[[Any], dict[str, np.ndarray]],
-                 workers: int) -> None:
+    def __init__(self, submit: Callable[[np.ndarray, np.ndarray], Any],
+                 result: Callable[[Any], tuple[Figures, float]], workers: int) -> None:
         self.submit, self.result, self.workers = submit, result, workers
+        self.modelling_s = 0.0  # Devito seconds summed over blocks (CPU seconds of the workers)
 
 
 def check_pairs(velocity: xr.DataArray | np.ndarray, seismic: xr.DataArray | np.ndarray, acquisition: Acquisition,
                 checker: Checker, *, block: int = 16, description: str = "validating",
-                path: PathLike | None = None) -> dict[str, np.ndarray]:
+                path: PathLike | None = None) -> Figures:
     """Model each velocity map and compare it with its record, ``block`` samples at a time.
 
     Each block's maps are checked (finite, positive, m/s, stable) before modelling, so
@@ -142,8 +186,13 @@ def check_pairs(velocity: xr.DataArray | np.ndarray, seismic: xr.DataArray | np.
     """
     n = velocity.shape[0]
     starts = list(range(0, n, block))
-    parts: dict[int, dict[str, np.ndarray]] = {}
+    parts: dict[int, Figures] = {}
     pending: list[tuple[int, Any]] = []
+
+    def collect(first: int, handle: Any) -> None:
+        parts[first], seconds = checker.result(handle)
+        checker.modelling_s += seconds
+
     for start in track(starts, total=len(starts), description=description):
         stop = min(start + block, n)
         v = np.asarray(velocity[start:stop], dtype=np.float32)
@@ -151,12 +200,12 @@ def check_pairs(velocity: xr.DataArray | np.ndarray, seismic: xr.DataArray | np.
         _check_block(v, s, start, acquisition, path)
         pending.append((start, checker.submit(v, s)))
         while len(pending) >= 2 * checker.workers:
-            first, handle = pending.pop(0)
-            parts[first] = checker.result(handle)
+            collect(*pending.pop(0))
     for first, handle in pending:
-        parts[first] = checker.result(handle)
+        collect(first, handle)
     ordered = [parts[k] for k in starts]
-    return {name: np.concatenate([p[name] for p in ordered]) if ordered else np.empty(0) for name in VARIABLES}
+    return {row: {name: np.concatenate([p[row][name] for p in ordered]) if ordered else np.empty(0)
+                  for name in VARIABLES} for row in ROWS}
 
 
 def _check_block(v: np.ndarray, s: np.ndarray, start: int, acquisition: Acquisition, path: PathLike | None) -> None:
@@ -198,10 +247,12 @@ def validate(store: PathLike, *, run_dir: PathLike | None = None, workers: int =
              block: int | None = None) -> dict[str, Any]:
     """Check every pair of ``store`` against Devito modelling; return the summary.
 
-    Adds ``physics_rel_l2``, ``physics_ssim`` and ``first_arrival_error_s`` per sample
-    to the store (``write=True``); with ``filter`` writes the pairs whose relative L2 is
-    at most ``filter`` to ``filter_out``; with ``run_dir`` adds the autoencoder floor and
-    writes the summary to ``run_dir/validation.json``.
+    Adds ``physics_rel_l2``, ``scattered_rel_l2``, ``physics_ssim`` and
+    ``first_arrival_error_s`` per sample to the store (``write=True``); with ``filter``
+    writes the pairs whose relative L2 is at most ``filter`` to ``filter_out``.  The
+    summary holds each figure's median, p90, p10 and mean, the ``trivial`` row (the
+    direct-wave-only generator on the same maps) and, with ``run_dir``, the like-for-like
+    autoencoder ``floor``; with ``run_dir`` it is also written to ``run_dir/validation.json``.
     """
     store = Path(store)
     if (filter is None) != (filter_out is None):
@@ -226,21 +277,31 @@ def validate(store: PathLike, *, run_dir: PathLike | None = None, workers: int =
     velocity = ds["velocity"].transpose(*VELOCITY_DIMS).data
     seismic = ds["seismic"].transpose(*SEISMIC_DIMS).data
     size = block or 8
+    started = time.perf_counter()
     with pair_checker(acq, workers=workers, scheduler=scheduler) as checker:
-        values = check_pairs(velocity, seismic, acq, checker, block=size, path=store)
+        figures = check_pairs(velocity, seismic, acq, checker, block=size, path=store)
+        modelling_s = checker.modelling_s
         floor = autoencoder_floor(run_dir, acq, checker, block=size, ubdiff=ubdiff) if run_dir is not None else None
-
+    values = figures["pairs"]
     summary: dict[str, Any] = {
         "store": str(store),
         "origin": ds.attrs.get("origin"),
         "n_pairs": int(ds.sizes["sample"]),
         "metric": "Devito acoustic modelling of the pair's velocity vs the pair's seismic",
+        "direct_wave": DIRECT_WAVE,
+        "scattered_part": SCATTERED,
         **summarise(values),
+        "trivial": {"generator": "direct wave alone: each pair's record replaced by its map's direct-wave record",
+                    **summarise(figures["trivial"])},
+        "timing": {"devito_s": modelling_s, "wall_s": time.perf_counter() - started,
+                   "note": "devito_s: Devito seconds summed over workers, for each map and its direct wave"},
     }
     if floor is not None:
         summary["floor"] = floor
-        med, fmed = summary["physics_rel_l2"]["median"], floor["physics_rel_l2"]["median"]
-        summary["median_rel_l2_over_floor"] = float(med / fmed) if med is not None and fmed else None
+        for key in ("physics_rel_l2", "scattered_rel_l2"):
+            med, fmed = summary[key]["median"], floor[key]["median"]
+            summary[f"median_{key}_over_floor"] = float(med / fmed) if med is not None and fmed else None
+        summary["median_rel_l2_over_floor"] = summary["median_physics_rel_l2_over_floor"]  # the name before 0.2
 
     result = ds.drop_vars([v for v in VARIABLES if v in ds])
     for name in VARIABLES:
@@ -270,7 +331,14 @@ def validate(store: PathLike, *, run_dir: PathLike | None = None, workers: int =
 
 def autoencoder_floor(run_dir: PathLike, acquisition: Acquisition, checker: Checker, *,
                       block: int = 16, ubdiff: Any = None) -> dict[str, Any]:
-    """The same figures for held-out real pairs decoded by the run's autoencoder (``ubdiff``: loaded model)."""
+    """The like-for-like floor: held-out real test maps through the run's autoencoder (``ubdiff``: loaded model).
+
+    Each test map is encoded and decoded by both decoders, as a sampled latent is; the
+    decoded record is scored against Devito on the *decoded* map, exactly as a generated
+    pair is.  ``reconstruction`` is the decoded record against the true map's stored
+    record: it mixes the velocity decoder's error into the seismic figure, so it is
+    reported for what it is and not used as the floor.
+    """
     from geogen.evaluation.rundir import RunInputs, load_model
 
     inputs = RunInputs.locate(run_dir)
@@ -283,9 +351,18 @@ def autoencoder_floor(run_dir: PathLike, acquisition: Acquisition, checker: Chec
         raise GeogenError("the run holds out no real test pairs (splits.json 'test' is empty); cannot give a floor",
                           path=run_dir)
     ubdiff = ubdiff if ubdiff is not None else load_model(run_dir)
-    velocity = ds["velocity"].transpose("sample", "z", "x").isel(sample=test).values.astype(np.float32)
-    decoded = np.asarray(ubdiff.reconstruct(velocity), dtype=np.float32)
-    values = check_pairs(velocity, decoded, acquisition, checker, block=block, description="autoencoder floor",
-                         path=inputs.pairs_store)
-    return {"n_pairs": int(test.size), "source": f"{inputs.pairs_store} test split through UBDiff.reconstruct",
-            **summarise(values), "per_sample": {k: [float(x) for x in v] for k, v in values.items()}}
+    test_ds = ds.isel(sample=test)
+    velocity = test_ds["velocity"].transpose(*VELOCITY_DIMS).values.astype(np.float32)
+    stored = test_ds["seismic"].transpose(*SEISMIC_DIMS).values.astype(np.float32)
+    decoded_v, decoded_s = ubdiff.autoencode(velocity)
+    figures = check_pairs(decoded_v, decoded_s, acquisition, checker, block=block, description="autoencoder floor",
+                          path=inputs.pairs_store)
+    recon = {"physics_rel_l2": np.array([metrics.relative_l2(e, r) for e, r in zip(decoded_s, stored)])}
+    return {"n_pairs": int(test.size),
+            "source": f"{inputs.pairs_store} test split through UBDiff.autoencode (encoder, both decoders)",
+            "reference": "Devito on the decoded velocity map (like for like with generated pairs)",
+            **summarise(figures["pairs"]),
+            "trivial": summarise(figures["trivial"]),
+            "reconstruction": {"reference": "the stored record of the true map (counts the velocity decoder's "
+                                            "error too; not a floor)", **summarise(recon)},
+            "per_sample": {k: [float(x) for x in v] for k, v in figures["pairs"].items()}}

@@ -23,40 +23,112 @@ def _spread(result: dict[str, Any], key: str) -> str:
     return _num(result.get(key)) + (f" ± {_num(std, '.2g')}" if isinstance(std, (int, float)) else "")
 
 
-def inversionnet_table(inv: dict[str, Any]) -> list[str]:
-    """The (a)/(b)/(c) table (mean ± std over seeds) and the MAE gain line, from evaluate()'s ``inversionnet``."""
-    lines = ["| training set | pairs | MAE | MSE | SSIM |", "|---|---|---|---|---|"]
-    for key, label in (("a_real", "(a) real only"), ("b_real+generated", "(b) real + generated"),
-                       ("c_real+simulated", "(c) real + simulated (upper bound)")):
-        r = inv[key]
-        lines.append(f"| {label} | {r['n_train']} | {_spread(r, 'mae')} | {_spread(r, 'mse')} | "
+#: Keys of evaluation.json before the arms were named (a, b, c only).
+_OLD_ARM_KEYS = {"a": "a_real", "b": "b_real+generated", "c": "c_real+simulated"}
+_OLD_LABELS = {"a": "(a) real only", "b": "(b) real + generated", "c": "(c) real + simulated (upper bound)"}
+
+
+def arms_of(evaluation: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The arms of an evaluation summary, also from an evaluation.json written before arms had their own key."""
+    if "arms" in evaluation:
+        return evaluation["arms"]
+    inv = evaluation.get("inversionnet", {})
+    return {k: {"label": _OLD_LABELS[k], **inv[old]} for k, old in _OLD_ARM_KEYS.items() if old in inv}
+
+
+def comparison_lines(comparisons: dict[str, Any]) -> list[str]:
+    """One sentence per comparison: the MAE gain and whether it exceeds the seeds' spread."""
+    lines = []
+    for name, c in comparisons.items():
+        better, other = name.split("_vs_")
+        gain = c.get("mae_gain")
+        text = f"MAE of ({better}) vs ({other}): {_num(100 * gain if gain is not None else None, '.1f')} % lower"
+        if c.get("spread") is not None:
+            verdict = "more" if c["beyond_spread"] else "not more"
+            text += (f"; difference {_num(c['mae_difference'], '.3g')}, {verdict} than the seeds' spread "
+                     f"{_num(c['spread'], '.2g')}")
+        else:
+            text += " (one seed: no spread measured)"
+        lines.append(text + ".")
+    return lines
+
+
+def inversionnet_table(evaluation: dict[str, Any]) -> list[str]:
+    """The arms table (mean ± std over seeds; arms not run say why) and the comparison lines."""
+    lines = ["| arm | pairs | MAE | MSE | SSIM |", "|---|---|---|---|---|"]
+    for r in arms_of(evaluation).values():
+        if "mae" not in r:
+            lines.append(f"| {r['label']} | - | not run: {r.get('skipped')} | | |")
+            continue
+        lines.append(f"| {r['label']} | {r['n_train']} | {_spread(r, 'mae')} | {_spread(r, 'mse')} | "
                      f"{_spread(r, 'ssim')} |")
-    gain = inv.get("b_vs_a_mae_gain")
-    return lines + ["", f"MAE gain of (b) over (a): **{_num(100 * gain if gain is not None else None, '.1f')} %**."]
+    comparisons = evaluation.get("comparisons")
+    if comparisons is None and "b_vs_a_mae_gain" in evaluation.get("inversionnet", {}):
+        gain = evaluation["inversionnet"]["b_vs_a_mae_gain"]
+        comparisons = {"b_vs_a": {"mae_gain": gain}}
+    return lines + [""] + comparison_lines(comparisons or {})
 
 
 def _load(path: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def validation_table(validation: dict[str, Any]) -> list[str]:
-    """Markdown lines: each physics figure (median, p90) for the store beside the autoencoder floor.
+SCATTERED_SENTENCE = ("The scattered part is the record minus its direct-wave record (Devito in a homogeneous medium at "
+                      "the mean velocity of the map's top row): the part of the record that the map below the surface "
+                      "controls.  A generator that outputs the direct wave alone scores exactly 1 on it.")
 
-    Shared by this report and the workflow's ``summary.md``.
+
+def physics_rows(validation: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The physics table's rows (label, figures) in reading order: generated, trivial, floor, its trivial, reconstruction.
+
+    Shared by the Markdown tables and ``geogen validate``'s terminal output; rows a
+    summary lacks (no run directory, an older validation.json) are left out.
+    """
+    rows = [(f"{validation.get('origin') or 'stored'} pairs (reference: Devito of their own map)", validation)]
+    if "trivial" in validation:
+        rows.append(("trivial: direct wave alone, same maps", validation["trivial"]))
+    floor = validation.get("floor")
+    if floor:
+        label = "floor: autoencoder on held-out test pairs"
+        rows.append((f"{label} (reference: Devito of the decoded map)" if "reference" in floor
+                     else f"{label} (reference: the true map's record; older, not like for like)", floor))
+        if "trivial" in floor:
+            rows.append(("trivial on the floor's maps", floor["trivial"]))
+        if "reconstruction" in floor:
+            rows.append(("reconstruction: decoded record vs the true map's record (not a floor)",
+                         floor["reconstruction"]))
+    return rows
+
+
+def _median_p90(figure: dict[str, Any] | None, scale: float = 1.0) -> str:
+    if not figure or figure.get("median") is None:
+        return "-"
+    return f"{_num(figure['median'] * scale, '.3g')} ({_num(figure['p90'] * scale, '.3g')})"
+
+
+def validation_table(validation: dict[str, Any]) -> list[str]:
+    """Markdown lines: the physics figures (median, p90 in brackets) of the store, the trivial row and the floor.
+
+    Shared by the evaluation report and the workflow's ``summary.md``.
     """
     lines = [f"Store `{validation.get('store')}` ({validation.get('origin')}, {validation.get('n_pairs')} pairs); "
-             "each pair's velocity modelled with Devito and compared with its seismic.", "",
-             "| figure | generated median | generated p90 | autoencoder floor median | floor p90 |",
-             "|---|---|---|---|---|"]
-    floor = validation.get("floor") or {}
-    for key, label in (("physics_rel_l2", "relative L2"), ("physics_ssim", "SSIM (normalised record)"),
-                       ("first_arrival_error_s", "first-arrival error (s)")):
-        g, f = validation.get(key) or {}, floor.get(key) or {}
-        lines.append(f"| {label} | {_num(g.get('median'))} | {_num(g.get('p90'))} | "
-                     f"{_num(f.get('median'))} | {_num(f.get('p90'))} |")
-    if "median_rel_l2_over_floor" in validation:
-        lines += ["", f"Median relative L2 / floor: **{_num(validation['median_rel_l2_over_floor'], '.3g')}** "
-                  "(the floor: held-out real pairs through the trained autoencoder)."]
+             "each pair's velocity modelled with Devito and compared with its seismic.  Medians, p90 in brackets.",
+             "", "| record compared with Devito | pairs | relative L2, whole record | relative L2, scattered part | "
+             "SSIM | first-arrival error (ms) |", "|---|---|---|---|---|---|"]
+    for label, fig in physics_rows(validation):
+        n = fig.get("n_pairs", validation.get("n_pairs"))
+        lines.append(f"| {label} | {n} | {_median_p90(fig.get('physics_rel_l2'))} | "
+                     f"{_median_p90(fig.get('scattered_rel_l2'))} | {_median_p90(fig.get('physics_ssim'))} | "
+                     f"{_median_p90(fig.get('first_arrival_error_s'), 1e3)} |")
+    lines += ["", SCATTERED_SENTENCE]
+    ratios = [(key, label) for key, label in (("median_physics_rel_l2_over_floor", "whole record"),
+                                              ("median_scattered_rel_l2_over_floor", "scattered part"))
+              if validation.get(key) is not None]
+    if not ratios and validation.get("median_rel_l2_over_floor") is not None:
+        ratios = [("median_rel_l2_over_floor", "whole record")]
+    if ratios:
+        lines += ["", "Generated median / floor median: " + "; ".join(
+            f"{label} **{_num(validation[key], '.3g')}**" for key, label in ratios) + "."]
     if "filter" in validation:
         f = validation["filter"]
         lines += ["", f"Filter rel L2 <= {f['threshold_rel_l2']:g}: kept {f['kept']}, dropped {f['dropped']} "
@@ -101,8 +173,9 @@ def render(validation: dict[str, Any] | None, evaluation: dict[str, Any] | None,
         lines += ["## 3. Downstream payoff (InversionNet)", "",
                   f"Tested on {evaluation['test']['n']} held-out real pairs ({evaluation['test']['split']}); "
                   f"{st['steps']} AdamW steps each (lr {st['lr']:g}, wd {st['weight_decay']:g}, L1, batch "
-                  f"{st['batch_size']}, width {st['width']}, {st['device']}).", "",
-                  ] + inversionnet_table(inv) + [""]
+                  f"{st['batch_size']}, width {st['width']}, {st['device']}).  Each arm adds as many extra pairs "
+                  "to the real training pairs.", "",
+                  ] + inversionnet_table(evaluation) + [""]
         if "selection" in inv:
             seeds = st.get("seeds", [st.get("seed")])
             lines += [f"Weights scored: {inv['selection']} (validation pairs: {inv.get('validation', {}).get('n', 0)})"

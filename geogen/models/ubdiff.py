@@ -144,6 +144,7 @@ class UBDiff:
         self.latent_std = latent_std.to(self.device) if latent_std is not None else None
         self.objective = objective
         self.checkpoint = checkpoint
+        self.velocity_maps = "all"
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -173,8 +174,11 @@ class UBDiff:
             denoiser.load_state_dict(state["ema"]["model"])
             kw = dict(denoiser=denoiser, schedule=CosineSchedule(int(state["timesteps"])),
                       latent_mean=state["latent_mean"], latent_std=state["latent_std"], objective=state["objective"])
-        return cls(net, Normalizer.from_dict(state["normalization"]), acquisition, config,
-                   checkpoint=str(path), device=dev, **kw)
+        model = cls(net, Normalizer.from_dict(state["normalization"]), acquisition, config,
+                    checkpoint=str(path), device=dev, **kw)
+        #: the maps steps 1 and 3 learnt from: "all" (UB-Diff) or "paired" (the paired-only ablation)
+        model.velocity_maps = str((state.get("training_config") or {}).get("velocity_maps", "all"))
+        return model
 
     # -------------------------------------------------------------- conversions
     def _batches(self, array: np.ndarray, batch_size: int):
@@ -215,14 +219,17 @@ class UBDiff:
             seis.append(self._seismic_physical(self.net.decode_seismic(z, raw)))
         return _join(vel), _join(seis)
 
-    @torch.no_grad()
+    def autoencode(self, velocity_mps: np.ndarray, *, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+        """Velocity m/s -> encoder -> both decoders: the pair a sampled co-latent near this map's would give.
+
+        Returns ``(decoded velocity m/s, decoded seismic)``; the physics check scores the
+        record against Devito on the *decoded* map, like for like with generated pairs.
+        """
+        return self.decode(self.encode(velocity_mps, batch_size=batch_size), batch_size=batch_size)
+
     def reconstruct(self, velocity_mps: np.ndarray, *, batch_size: int = 64) -> np.ndarray:
         """The autoencoder path, velocity m/s -> encoder -> seismic decoder -> seismic (physical)."""
-        v = self._check_velocity(velocity_mps)
-        out = []
-        for b in self._batches(v, batch_size):
-            out.append(self._seismic_physical(self.net.decode_seismic(self.net.encode(self.normalizer.velocity(b)))))
-        return _join(out)
+        return self.autoencode(velocity_mps, batch_size=batch_size)[1]
 
     @torch.no_grad()
     def sample(self, n: int, *, steps: int = 50, sampler: str = "ddim", seed: int = 0,

@@ -150,6 +150,27 @@ def model_maps(velocity: np.ndarray, acquisition: Acquisition, sources: list[int
     return np.stack([modeller.model(v, sources) for v in velocity]).astype(np.float32, copy=False)
 
 
+def direct_wave_velocity(velocity: np.ndarray) -> np.ndarray:
+    """Velocity (m/s) of each map's direct-wave medium: the mean of the map's top row.
+
+    The direct wave travels along the surface, where sources and receivers sit, so it
+    depends on nothing but the near-surface velocity.  ``velocity`` is ``(..., z, x)``.
+    """
+    return np.asarray(velocity, dtype=np.float64)[..., 0, :].mean(axis=-1)
+
+
+def direct_wave_maps(velocity: np.ndarray) -> np.ndarray:
+    """Homogeneous maps, each at its map's :func:`direct_wave_velocity`: ``(sample, z, x)`` float32."""
+    v = np.asarray(velocity, dtype=np.float32)
+    v = v[None] if v.ndim == 2 else v
+    return np.broadcast_to(direct_wave_velocity(v).astype(np.float32)[:, None, None], v.shape).copy()
+
+
+def model_direct_waves(velocity: np.ndarray, acquisition: Acquisition) -> np.ndarray:
+    """In-process direct-wave records of ``(sample, z, x)`` maps (see :func:`direct_wave`)."""
+    return model_maps(direct_wave_maps(velocity), acquisition)
+
+
 # ---------------------------------------------------------------------- public entry
 def as_velocity_array(velocity: Any, acquisition: Acquisition, *, path: str | None = None) -> np.ndarray:
     """Validate maps before any compute: ``(sample, z, x)`` float32 m/s, stable, right shape."""
@@ -202,3 +223,17 @@ def forward(velocity: Any, acquisition: Acquisition, *, workers: int | None = No
     from geogen.physics.parallel import model_parallel
 
     return model_parallel(v, acquisition, workers=workers, scheduler=scheduler)
+
+
+def direct_wave(velocity: Any, acquisition: Acquisition, *, workers: int | None = None,
+                scheduler: str | None = None) -> np.ndarray:
+    """The direct-wave record of each map: Devito in a homogeneous medium at the map's top-row mean velocity.
+
+    Same acquisition, grid, absorbing layer and time axis as :func:`forward`, so
+    ``forward(v) - direct_wave(v)`` is the part of the record that the rest of the map
+    controls (reflections, refractions, diffractions): the *scattered* part that
+    :mod:`geogen.evaluation.physics_check` scores.  A homogeneous map's scattered part is
+    exactly zero.  Takes and returns what :func:`forward` does.
+    """
+    v = as_velocity_array(velocity, acquisition)
+    return forward(direct_wave_maps(v), acquisition, workers=workers, scheduler=scheduler)

@@ -90,6 +90,10 @@ class TrainingConfig(_Strict):
     mixed_precision: bool = Field(True, description="bf16/fp16 autocast on CUDA (ignored on CPU)")
     seed: int = Field(0, description="seed of initialisation and data order")
     threads: int | None = Field(None, gt=0, description="torch CPU threads (default: torch's choice)")
+    velocity_maps: Literal["all", "paired"] = Field(
+        "all", description="maps that steps 1 and 3 learn from: all (UB-Diff) or the paired training maps alone "
+                           "(the paired-only ablation; step 1 keeps its number of optimiser steps, the epochs "
+                           "scaled by the ratio of map counts)")
 
 
 class SplitConfig(_Strict):

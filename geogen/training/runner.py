@@ -15,8 +15,10 @@ A finished stage is skipped; an unfinished one resumes from its last checkpoint.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,7 @@ from geogen.data.normalize import Normalizer
 from geogen.data.store import atomic_path
 from geogen.errors import InputError
 from geogen.training.checkpoint import load_checkpoint
-from geogen.training.config import ModelConfig, SplitConfig, TrainingConfig
+from geogen.training.config import ModelConfig, SplitConfig, Step1Config, TrainingConfig
 from geogen.training.context import RunContext, make_context
 from geogen.training.inputs import TrainingInputs, check_inputs
 from geogen.training.splits import load_or_make_splits
@@ -57,11 +59,35 @@ def _check_config(run_dir: Path, model: ModelConfig, inputs: TrainingInputs, ctx
                            "pairs_store": str(inputs.pairs_store), "acquisition": json.loads(inputs.acquisition.to_json())})
 
 
-def _normalization(run_dir: Path, inputs: TrainingInputs, splits: dict[str, Any], ctx: RunContext) -> Normalizer:
+@dataclass(frozen=True)
+class VelocitySource:
+    """Where steps 1 and 3 read their maps: the velocity store (UB-Diff), or the pairs' maps alone (paired-only)."""
+
+    store: Path
+    train: list[int]
+    validation: list[int]
+
+    @classmethod
+    def of(cls, inputs: TrainingInputs, splits: dict[str, Any], which: str) -> "VelocitySource":
+        part = splits["pairs"] if which == "paired" else splits["velocity"]
+        store = inputs.pairs_store if which == "paired" else inputs.velocity_store
+        return cls(store, list(part["train"]), list(part["validation"]))
+
+
+def _step1_budget(cfg: Step1Config, source: VelocitySource, splits: dict[str, Any]) -> Step1Config:
+    """Paired-only step 1 keeps UB-Diff's number of optimiser steps: the epochs scaled by all maps / paired maps."""
+    n_all = len(splits["velocity"]["train"])
+    if len(source.train) >= n_all:
+        return cfg
+    return cfg.model_copy(update={"epochs": int(math.ceil(cfg.epochs * n_all / max(1, len(source.train))))})
+
+
+def _normalization(run_dir: Path, inputs: TrainingInputs, splits: dict[str, Any], source: VelocitySource,
+                   ctx: RunContext) -> Normalizer:
     path = run_dir / "normalization.json"
     if not path.is_file():
         if ctx.is_main:
-            v = scan_ranges(inputs.velocity_store, "velocity", np.asarray(splits["velocity"]["train"]))
+            v = scan_ranges(source.store, "velocity", np.asarray(source.train))
             s = scan_ranges(inputs.pairs_store, "seismic", np.asarray(splits["pairs"]["train"]))
             _write_json(path, Normalizer.from_ranges(v, s).to_dict())
         ctx.barrier()
@@ -126,13 +152,14 @@ def train(
                             inputs.n_velocity, inputs.n_pairs)
     ctx.barrier()
     split = json.loads((run_dir / "splits.json").read_text())
-    norm = _normalization(run_dir, inputs, split, ctx)
+    source = VelocitySource.of(inputs, split, training.velocity_maps)
+    norm = _normalization(run_dir, inputs, split, source, ctx)
     torch.manual_seed(training.seed)
     net = UBDiffNet(model, inputs.acquisition).to(ctx.device)
     net.set_velocity_bounds(norm.velocity_min, norm.velocity_max)
     meta = {"model_config": model.model_dump(), "training_config": training.model_dump(),
             "acquisition": inputs.acquisition.to_json(), "normalization": norm.to_dict()}
-    vtrain, vval = split["velocity"]["train"], split["velocity"]["validation"]
+    vtrain, vval = source.train, source.validation
     ptrain, pval = split["pairs"]["train"], split["pairs"]["validation"]
     seed = training.seed
     paths = {s: ckpt_dir / f"{s}.pt" for s in STAGES}
@@ -145,11 +172,11 @@ def train(
         net.load_state_dict(state["best_net"])
 
     if "step1" in stages:
-        stage = step1_stage(net, training.step1,
-                            _stream(inputs.velocity_store, ("velocity",), vtrain, norm, shuffle=True, seed=seed),
-                            _stream(inputs.velocity_store, ("velocity",), vval, norm, shuffle=False, seed=seed),
+        stage = step1_stage(net, _step1_budget(training.step1, source, split),
+                            _stream(source.store, ("velocity",), vtrain, norm, shuffle=True, seed=seed),
+                            _stream(source.store, ("velocity",), vval, norm, shuffle=False, seed=seed),
                             paths["step1"], ctx, meta)
-        run_supervised(stage, net, run_dir, ctx, inputs.velocity_store)
+        run_supervised(stage, net, run_dir, ctx, source.store)
     if "step2" in stages:
         if not paths["step2"].exists():
             need("step1", "step2")
@@ -169,9 +196,8 @@ def train(
         for p in net.parameters():
             p.requires_grad_(False)
         # Rank 0 encodes every map (no sharding); the others read the cache it writes.
-        streams = {"train": _stream(inputs.velocity_store, ("velocity",), vtrain, norm, shuffle=False, seed=seed,
-                                    shard=False),
-                   "validation": _stream(inputs.velocity_store, ("velocity",), vval, norm, shuffle=False, seed=seed,
+        streams = {"train": _stream(source.store, ("velocity",), vtrain, norm, shuffle=False, seed=seed, shard=False),
+                   "validation": _stream(source.store, ("velocity",), vval, norm, shuffle=False, seed=seed,
                                          shard=False)}
         latents = cached_latents(run_dir, net, streams, training.step1.batch_size, ctx)
         run_diffusion(net, model, training.diffusion, latents, run_dir, paths["diffusion"], ctx, meta, seed)
