@@ -320,32 +320,28 @@ def export_pairs(ctx: Context) -> dict[str, Any]:
 
 
 def evaluate_pairs(ctx: Context) -> dict[str, Any]:
-    """InversionNet (a) real, (b) + generated, (c) + simulated (geogen.evaluation.downstream.evaluate)."""
+    """InversionNet arms (a), (b), (b0), (p), (c) (geogen.evaluation.downstream.evaluate)."""
+    from geogen.evaluation.config import EvaluationConfig
     from geogen.evaluation.downstream import evaluate
 
     e = ctx.workflow.config.evaluation
-    device = ctx.workflow.config.training.device
-    log.info("evaluating: InversionNet on real, real + generated, real + simulated (%d steps, %d seed(s))",
-             e.steps, e.seeds)
+    config = EvaluationConfig.model_validate(e.model_dump(exclude={"enabled"}))
+    if config.device == "auto":
+        config = config.model_copy(update={"device": ctx.workflow.config.training.device})
+    log.info("evaluating: InversionNet arms %s (%d steps, %d seed(s))", ",".join(config.arms), e.steps, e.seeds)
     try:
-        summary = evaluate(ctx.run_dir, generated=ctx.outputs["generate"]["store"], n_extra=e.n_extra,
-                           steps=e.steps, batch_size=e.batch_size, width=e.width, lr=e.lr, seeds=e.seeds,
-                           seed=ctx.workflow.config.training.seed, eval_every=e.eval_every,
-                           device=None if device == "auto" else device, workers=ctx.workflow.config.validation.workers,
-                           distribution=e.distribution, threads=e.threads, write=True)
+        summary = evaluate(ctx.run_dir, config, generated=ctx.outputs["generate"]["store"], write=True)
     except InputError as exc:  # e.g. too few unpaired maps for (c): say which setting to change
         raise InputError(f"evaluation: {str(exc).replace('pass n_extra', 'set evaluation.n_extra')}",
                          path=ctx.workflow.source) from None
     inv = summary["inversionnet"]
-    compact = {key: {k: v for k, v in inv[key].items() if k != "per_seed"}
-               for key in ("a_real", "b_real+generated", "c_real+simulated")}
     out: dict[str, Any] = {
         "report": "evaluation/evaluation.json",
         "markdown": "evaluation/report.md",
-        "inversionnet": {"test_pairs": summary["test"]["n"], "selection": inv["selection"],
-                         "seeds": inv["settings"]["seeds"], "steps": e.steps, **compact,
-                         "b_vs_a_mae_gain": inv["b_vs_a_mae_gain"],
-                         "b_vs_a_mae_gain_per_seed": inv["b_vs_a_mae_gain_per_seed"]},
+        "test_pairs": summary["test"]["n"], "selection": inv["selection"], "seeds": inv["settings"]["seeds"],
+        "steps": e.steps,
+        "arms": {key: {k: v for k, v in arm.items() if k != "per_seed"} for key, arm in summary["arms"].items()},
+        "comparisons": summary["comparisons"],
     }
     dist = summary.get("distribution")
     if dist:
@@ -494,11 +490,10 @@ def _fmt(value: Any) -> str:
 
 
 def _evaluation_lines(ev: dict[str, Any]) -> list[str]:
-    """The a/b/c table of the evaluate stage (mean ± std over seeds), with a link to the full report."""
-    inv = ev["inversionnet"]
-    head = [f"Tested on {inv['test_pairs']} held-out real pairs; {inv['steps']} steps, weights scored: "
-            f"{inv['selection']}; seeds {inv['seeds']}.", ""]
-    return head + inversionnet_table(inv) + ["", f"Full report: `{ev['markdown']}` (figures in `evaluation/`)."]
+    """The arms table of the evaluate stage (mean ± std over seeds), with a link to the full report."""
+    head = [f"Tested on {ev['test_pairs']} held-out real pairs; {ev['steps']} steps, weights scored: "
+            f"{ev['selection']}; seeds {ev['seeds']}.", ""]
+    return head + inversionnet_table(ev) + ["", f"Full report: `{ev['markdown']}` (figures in `evaluation/`)."]
 
 
 def _block_lines(b: dict[str, Any]) -> list[str]:
