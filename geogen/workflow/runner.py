@@ -53,6 +53,9 @@ STAGES: dict[str, tuple[Callable[[st.Context], dict[str, Any]], str]] = {
 IDENTITY_GROUPS = ("data", "train")
 #: Settings that change how fast a stage runs, not what it produces.
 _NOT_HASHED = {"workers", "num_workers", "threads", "device", "run", "name"}
+#: Settings added after runs were made, with the value those runs had: left out of the hash at that value,
+#: so that a run directory made before a setting existed still matches its workflow.
+_ADDED_LATER: dict[tuple[str, str], Any] = {("data", "wells"): None, ("training", "velocity_maps"): "all"}
 
 
 # ---------------------------------------------------------------------- loading
@@ -334,6 +337,9 @@ class Workflow:
     # ------------------------------------------------------------------ hashes
     def _stage_hashes(self) -> dict[str, str]:
         dump = self.config.model_dump(mode="json")
+        for (section, key), value in _ADDED_LATER.items():
+            if dump[section].get(key, value) == value:
+                dump[section].pop(key, None)
         data = _strip(dump["data"])
         for key in ("velocity", "paired"):
             data[key] = [_absolute(s) for s in data[key]]
