@@ -46,13 +46,58 @@ def test_training_curves_histogram_and_report(tmp_path):
                                    "a_real": scores, "b_real+generated": {**scores, "mae": 0.08},
                                    "c_real+simulated": {**scores, "mae": 0.05}, "b_vs_a_mae_gain": 0.2}}
     (run / "evaluation" / "evaluation.json").write_text(json.dumps(evaluation))
-    text = write_report(run).read_text()
-    assert "| relative L2 | 0.3 | 0.6 | 0.25 | 0.5 |" in text
-    assert "Median relative L2 / floor: **1.2**" in text
+    text = write_report(run).read_text()  # files written before the yardstick and the arms still render
+    assert "| generated pairs (reference: Devito of their own map) | 64 | 0.3 (0.6) | - | 0.8 (1.6) | 2 (4) |" in text
+    assert "| floor: autoencoder on held-out test pairs (reference: the true map's record; older, not like for " \
+           "like) | 24 | 0.25 (0.5) | - |" in text
+    assert "Generated median / floor median: whole record **1.2**." in text
     assert "![distribution of physics errors](physics_errors.png)" in text
     assert "| velocity | 1.5 | 0.2 | 0.900 | 0.500 |" in text
-    assert "MAE gain of (b) over (a): **20.0 %**" in text
+    assert "| (b) real + generated | 10 | 0.08 | 0.02 | 0.7 |" in text
+    assert "MAE of (b) vs (a): 20.0 % lower (one seed: no spread measured)." in text
     assert "not comparable with inception fid" in text.lower()
+
+
+def test_report_shows_the_trivial_row_the_like_for_like_floor_and_every_arm(tmp_path):
+    run = tmp_path / "run"
+    (run / "evaluation").mkdir(parents=True)
+    validation = {"store": "gen.zarr", "origin": "generated", "n_pairs": 64,
+                  "physics_rel_l2": _stats(0.09), "scattered_rel_l2": _stats(0.4),
+                  "trivial": {"physics_rel_l2": _stats(0.11), "scattered_rel_l2": _stats(1.0)},
+                  "floor": {"n_pairs": 24, "reference": "Devito on the decoded velocity map",
+                            "physics_rel_l2": _stats(0.12), "scattered_rel_l2": _stats(0.5),
+                            "trivial": {"physics_rel_l2": _stats(0.13), "scattered_rel_l2": _stats(1.0)},
+                            "reconstruction": {"physics_rel_l2": _stats(0.14)}},
+                  "median_physics_rel_l2_over_floor": 0.75, "median_scattered_rel_l2_over_floor": 0.8}
+    (run / "validation.json").write_text(json.dumps(validation))
+
+    def arm(label: str, mae: float, std: float) -> dict:
+        return {"label": label, "n_train": 20, "mae": mae, "mae_std": std, "mse": 0.02, "ssim": 0.7,
+                "per_seed": []}
+
+    evaluation = {"test": {"n": 24, "split": "pairs.test"},
+                  "inversionnet": {"settings": {"steps": 10, "lr": 1e-4, "weight_decay": 1e-4, "batch_size": 8,
+                                                "width": 8, "device": "cpu", "seeds": [0, 1, 2]}},
+                  "arms": {"a": arm("(a) real only", 0.2, 0.01), "b": arm("(b) real + generated", 0.15, 0.01),
+                           "b0": arm("(b0) real + generated maps, direct-wave records", 0.155, 0.01),
+                           "p": {"label": "(p) real + paired-only generator", "skipped": "no run given"},
+                           "c": arm("(c) real + simulated (upper bound)", 0.1, 0.005)},
+                  "comparisons": {"b_vs_a": {"mae_gain": 0.25, "mae_difference": 0.05, "spread": 0.01,
+                                             "beyond_spread": True},
+                                  "b_vs_b0": {"mae_gain": 0.032, "mae_difference": 0.005, "spread": 0.01,
+                                              "beyond_spread": False}}}
+    (run / "evaluation" / "evaluation.json").write_text(json.dumps(evaluation))
+    text = write_report(run).read_text()
+    assert "| trivial: direct wave alone, same maps | 64 | 0.11 (0.22) | 1 (2) |" in text
+    assert "| floor: autoencoder on held-out test pairs (reference: Devito of the decoded map) | 24 | 0.12 (0.24) | " \
+           "0.5 (1) |" in text
+    assert "| reconstruction: decoded record vs the true map's record (not a floor) | 24 | 0.14 (0.28) | - |" in text
+    assert "The scattered part is the record minus its direct-wave record" in text
+    assert "Generated median / floor median: whole record **0.75**; scattered part **0.8**." in text
+    assert "| (b0) real + generated maps, direct-wave records | 20 | 0.155 ± 0.01 |" in text
+    assert "| (p) real + paired-only generator | - | not run: no run given | | |" in text
+    assert "MAE of (b) vs (a): 25.0 % lower; difference 0.05, more than the seeds' spread 0.01." in text
+    assert "MAE of (b) vs (b0): 3.2 % lower; difference 0.005, not more than the seeds' spread 0.01." in text
 
 
 def test_report_without_results_says_what_to_run(tmp_path):

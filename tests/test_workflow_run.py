@@ -220,11 +220,15 @@ def test_evaluation_stage_runs_when_enabled_and_alone_when_changed(quick_run, ca
             "evaluation.distribution=false"]
     quickstart(quick_run, *same).run()
     report = json.loads((quick_run / "evaluation" / "evaluation.json").read_text())
-    inv = report["inversionnet"]
+    inv, arms = report["inversionnet"], report["arms"]
     assert inv["selection"] == "best validation MAE" and inv["validation"]["n"] == 2  # 10 % of 20 pairs
-    assert report["test"]["n"] == 2 and inv["b_real+generated"]["n_train"] == inv["a_real"]["n_train"] + 2
+    assert report["test"]["n"] == 2
+    for key in ("b", "b0", "c"):
+        assert arms[key]["n_train"] == arms["a"]["n_train"] + 2
+    assert "paired-only" in arms["p"]["skipped"]
     summary = json.loads((quick_run / "summary.json").read_text())
-    assert summary["evaluation"]["inversionnet"]["a_real"]["mae"] == inv["a_real"]["mae"]
+    assert summary["evaluation"]["arms"]["a"]["mae"] == arms["a"]["mae"]
+    assert "| (p) real + paired-only generator | - | not run" in (quick_run / "summary.md").read_text()
     assert "evaluate" in summary["stage_seconds"]
     assert "## Downstream payoff (InversionNet)" in (quick_run / "summary.md").read_text()
     caplog.clear()
@@ -233,5 +237,5 @@ def test_evaluation_stage_runs_when_enabled_and_alone_when_changed(quick_run, ca
     lines = stage_lines(caplog)
     assert lines.pop("evaluate").startswith("done in")
     assert lines and all(v == "done already, skipped" for v in lines.values()), lines
-    inv = json.loads((quick_run / "evaluation" / "evaluation.json").read_text())["inversionnet"]
-    assert len(inv["a_real"]["per_seed"]) == 2 and inv["a_real"]["mae_std"] is not None
+    arms = json.loads((quick_run / "evaluation" / "evaluation.json").read_text())["arms"]
+    assert len(arms["a"]["per_seed"]) == 2 and arms["a"]["mae_std"] is not None

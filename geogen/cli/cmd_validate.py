@@ -26,7 +26,7 @@ def format_validation(summary: dict[str, Any]) -> str:
 
     lines = [f"{summary['store']}: {summary['n_pairs']} {summary.get('origin') or ''} pairs checked against Devito "
              "(medians)", f"  {'':<80} {'rel L2':>8} {'scattered':>9} {'SSIM':>7} {'1st arr. ms':>11}"]
-    for label, fig in physics_rows(summary):
+    for label, _, fig in physics_rows(summary):
         lines.append(f"  {label:<80} {_median(fig.get('physics_rel_l2')):>8} {_median(fig.get('scattered_rel_l2')):>9} "
                      f"{_median(fig.get('physics_ssim')):>7} {_median(fig.get('first_arrival_error_s'), 1e3):>11}")
     for key, label in (("median_physics_rel_l2_over_floor", "whole record"),

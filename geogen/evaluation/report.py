@@ -78,24 +78,25 @@ SCATTERED_SENTENCE = ("The scattered part is the record minus its direct-wave re
                       "controls.  A generator that outputs the direct wave alone scores exactly 1 on it.")
 
 
-def physics_rows(validation: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """The physics table's rows (label, figures) in reading order: generated, trivial, floor, its trivial, reconstruction.
+def physics_rows(validation: dict[str, Any]) -> list[tuple[str, int | None, dict[str, Any]]]:
+    """The physics table's rows (label, pairs, figures): generated, trivial, floor, its trivial, reconstruction.
 
     Shared by the Markdown tables and ``geogen validate``'s terminal output; rows a
     summary lacks (no run directory, an older validation.json) are left out.
     """
-    rows = [(f"{validation.get('origin') or 'stored'} pairs (reference: Devito of their own map)", validation)]
+    n = validation.get("n_pairs")
+    rows = [(f"{validation.get('origin') or 'stored'} pairs (reference: Devito of their own map)", n, validation)]
     if "trivial" in validation:
-        rows.append(("trivial: direct wave alone, same maps", validation["trivial"]))
+        rows.append(("trivial: direct wave alone, same maps", n, validation["trivial"]))
     floor = validation.get("floor")
     if floor:
-        label = "floor: autoencoder on held-out test pairs"
+        label, n_floor = "floor: autoencoder on held-out test pairs", floor.get("n_pairs")
         rows.append((f"{label} (reference: Devito of the decoded map)" if "reference" in floor
-                     else f"{label} (reference: the true map's record; older, not like for like)", floor))
+                     else f"{label} (reference: the true map's record; older, not like for like)", n_floor, floor))
         if "trivial" in floor:
-            rows.append(("trivial on the floor's maps", floor["trivial"]))
+            rows.append(("trivial on the floor's maps", n_floor, floor["trivial"]))
         if "reconstruction" in floor:
-            rows.append(("reconstruction: decoded record vs the true map's record (not a floor)",
+            rows.append(("reconstruction: decoded record vs the true map's record (not a floor)", n_floor,
                          floor["reconstruction"]))
     return rows
 
@@ -115,8 +116,7 @@ def validation_table(validation: dict[str, Any]) -> list[str]:
              "each pair's velocity modelled with Devito and compared with its seismic.  Medians, p90 in brackets.",
              "", "| record compared with Devito | pairs | relative L2, whole record | relative L2, scattered part | "
              "SSIM | first-arrival error (ms) |", "|---|---|---|---|---|---|"]
-    for label, fig in physics_rows(validation):
-        n = fig.get("n_pairs", validation.get("n_pairs"))
+    for label, n, fig in physics_rows(validation):
         lines.append(f"| {label} | {n} | {_median_p90(fig.get('physics_rel_l2'))} | "
                      f"{_median_p90(fig.get('scattered_rel_l2'))} | {_median_p90(fig.get('physics_ssim'))} | "
                      f"{_median_p90(fig.get('first_arrival_error_s'), 1e3)} |")
