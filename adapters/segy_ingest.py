@@ -42,6 +42,8 @@ from geogen.errors import InputError
 
 #: Decoded bytes per block of grid rows (samples, raw headers, geometry): a few shots.
 BLOCK_BYTES = 16 * 2**20
+#: Largest grid row (one shot, one inline) in float32 samples: blocks are whole rows.
+MAX_ROW_BYTES = 2**30
 #: Smallest sample chunk for grids whose rows are single traces (2-D stacks, velocity by CDP).
 MIN_CHUNK_BYTES = 2**20
 DEFAULT_LEVEL = 1  # Blosc-zstd level: see bench/bench_ingest.py for the measured trade-off
@@ -126,7 +128,7 @@ def _coordinate(store: StoreLayout, name: str, dims: Any, values: np.ndarray, at
 
 def rows_per_block(plan: GridPlan, n_samples: int, sample_rows: int) -> int:
     per_row = int(np.prod(plan.shape[1:], dtype=np.int64))
-    per_trace = n_samples * 4 + TRACE_HEADER_BYTES + 8 * 5 + 2
+    per_trace = n_samples * 4 + TRACE_HEADER_BYTES
     rows = max(1, BLOCK_BYTES // max(1, per_row * per_trace))
     return max(sample_rows, rows // sample_rows * sample_rows)
 
@@ -140,36 +142,45 @@ def sample_chunk_rows(plan: GridPlan, n_samples: int) -> int:
 
 def ingest_grid(layout: SegyLayout, plan: GridPlan, out: Path, attrs: dict[str, Any], *, level: int = DEFAULT_LEVEL,
                 workers: int | None = None, scheduler: str | None = None) -> dict[str, Any]:
-    """Lay the store out, then fill samples, raw headers and per-trace geometry in blocks."""
+    """Lay the store out, then fill samples and raw headers in blocks (workers) and the per-trace
+    variables (trace numbers, mask, geometry) in a stream of their own (this process, meanwhile)."""
     from geogen.adapters import segy_parallel
 
     ns = layout.n_samples
     name = "velocity" if plan.kind == "velocity" else "seismic"
+    per_row = int(np.prod(plan.shape[1:], dtype=np.int64))
+    if per_row * ns * 4 > MAX_ROW_BYTES:
+        raise InputError(f"one {plan.dims[0]} of the grid would hold {per_row} traces of {ns} samples "
+                         f"({per_row * ns * 4 / 2**30:.1f} GiB), more than geogen reads in one piece; the "
+                         f"{'/'.join(plan.dims)} keys are probably wrong: pass --header NAME=BYTE or --kind",
+                         path=layout.path)
     store = StoreLayout(out, {**attrs, "geogen_kind": plan.kind})
     in_memory = header_arrays(store, layout, level)
     geometry = plan.geometry.variables() if plan.geometry else {}
     non_dim = [c for c, spec in plan.coords.items() if (spec[0] if isinstance(spec[0], str) else None) != c]
-    coord_names = sorted([*non_dim, *geometry, "trace_mask"])
+    coords = coordinates_attr(sorted([*non_dim, *geometry, "trace_mask"]))
     sample_rows = sample_chunk_rows(plan, ns)
-    rows = rows_per_block(plan, ns, sample_rows)
-    block_rows = min(rows, plan.shape[0])
     grid = plan.shape
+    block_rows = min(rows_per_block(plan, ns, sample_rows), grid[0])
+    small_rows = min(grid[0], max(1, SMALL_CHUNK_CELLS // max(1, per_row)))
     data_attrs = ({"units": "m/s", "long_name": "P-wave velocity"} if name == "velocity"
                   else {"units": "1", "long_name": "recorded amplitude"})
-    specs = {
+    big = {
         name: ArraySpec(name, (*plan.dims, plan.sample_dim), (*grid, ns), "float32", min(sample_rows, grid[0]), level,
-                        SAMPLE_BLOCKSIZE, {**data_attrs, "coordinates": coordinates_attr(coord_names)}),
+                        SAMPLE_BLOCKSIZE, {**data_attrs, "coordinates": coords}),
         "trace_header": ArraySpec("trace_header", (*plan.dims, "header_byte"), (*grid, TRACE_HEADER_BYTES), "uint8",
                                   block_rows, level, attrs={"long_name": "SEG-Y trace headers, raw 240 bytes",
-                                                            "coordinates": coordinates_attr(coord_names)}),
-        "trace_number": ArraySpec("trace_number", plan.dims, grid, "int64", block_rows, level,
-                                  attrs={"long_name": "1-based trace position in the SEG-Y file, 0 where no trace",
-                                         "coordinates": coordinates_attr(coord_names)}),
-        "trace_mask": ArraySpec("trace_mask", plan.dims, grid, "bool", block_rows, level,
-                                attrs={"long_name": "True where a trace was recorded"}),
-        **{g: ArraySpec(g, plan.dims, grid, "float64", block_rows, level, attrs=a) for g, a in geometry.items()},
+                                                            "coordinates": coords}),
     }
-    for spec in specs.values():
+    small = {
+        "trace_number": ArraySpec("trace_number", plan.dims, grid, "int64", small_rows, level,
+                                  attrs={"long_name": "1-based trace position in the SEG-Y file, 0 where no trace",
+                                         "coordinates": coords}),
+        "trace_mask": ArraySpec("trace_mask", plan.dims, grid, "bool", small_rows, level,
+                                attrs={"long_name": "True where a trace was recorded"}),
+        **{g: ArraySpec(g, plan.dims, grid, "float64", small_rows, level, attrs=a) for g, a in geometry.items()},
+    }
+    for spec in (*big.values(), *small.values()):
         store.add(spec)
     for cname, (dims, values, *rest) in plan.coords.items():
         in_memory[cname] = _coordinate(store, cname, dims, values, rest[0] if rest else None, level)
@@ -178,25 +189,55 @@ def ingest_grid(layout: SegyLayout, plan: GridPlan, out: Path, attrs: dict[str, 
     store.create()
     for vname, values in in_memory.items():
         store.write_whole(vname, values)
-    job = FillJob(layout, plan.trace_number, out, specs, name, plan.geometry, block_rows, plan.kind == "velocity")
-    stats = segy_parallel.run(job, workers=workers, scheduler=scheduler)
+    job = FillJob(layout, plan.trace_number, out, big, name, block_rows, plan.kind == "velocity")
+    variables = TraceVariables(layout, plan.trace_number, out, small, plan.geometry)
+    stats = segy_parallel.run(job, workers=workers, scheduler=scheduler, alongside=variables.write)
     store.finish()
     return summarise(store, in_memory, stats, plan)
 
 
 # ----------------------------------------------------------------------------- the fill
 
+#: Cells per chunk of the small per-trace variables (trace numbers, mask, geometry): Zarr
+#: pays per chunk, so these go in chunks of about a million values, not one per shot.
+SMALL_CHUNK_CELLS = 2**20
+
+
+def live_spans(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int, slice]]]:
+    """For grid cells holding 1-based trace numbers (0: none): the live cells in file order, their
+    0-based traces, and the spans of the file that serve them (:func:`spans`)."""
+    live = np.flatnonzero(flat)
+    traces = flat[live].astype(np.int64) - 1
+    order = np.argsort(traces, kind="stable")
+    ordered = traces[order]
+    return live[order], ordered, spans(ordered)
+
+
+def spans(ordered: np.ndarray) -> list[tuple[int, int, slice]]:
+    """Ranges ``[a, b)`` of the file to read for ascending trace indices, and which indices each serves.
+
+    Small gaps are read through (one call instead of several); a gap of more than a few
+    traces starts a new range.
+    """
+    out: list[tuple[int, int, slice]] = []
+    if ordered.size == 0:
+        return out
+    gaps = np.flatnonzero(np.diff(ordered) > 8) + 1
+    bounds = np.r_[0, gaps, ordered.size]
+    for i, j in zip(bounds[:-1], bounds[1:]):
+        out.append((int(ordered[i]), int(ordered[j - 1]) + 1, slice(int(i), int(j))))
+    return out
+
 
 @dataclass
 class FillJob:
-    """Everything a worker needs to fill blocks of grid rows; picklable (for dask)."""
+    """Samples and raw headers of blocks of grid rows, for the workers; picklable (for dask)."""
 
     layout: SegyLayout
     trace_number: np.ndarray  # grid of 1-based trace numbers, int32
     root: Path
-    specs: dict[str, ArraySpec]
+    specs: dict[str, ArraySpec]  # the sample array and trace_header
     samples: str  # name of the sample array
-    geometry: TraceGeometry | None
     rows: int  # grid rows per block
     velocity: bool
 
@@ -207,76 +248,98 @@ class FillJob:
     def fill(self, r0: int, codecs: dict[str, Any] | None = None) -> dict[str, Any]:
         """Read, decode, encode and write the chunks of rows ``[r0, r0 + rows)``; returns block stats."""
         r1 = min(self.trace_number.shape[0], r0 + self.rows)
-        values = self.read(r0, r1)
         codecs = codecs if codecs is not None else {}
-        for name, arr in values.items():
+        for name, values in self.read(r0, r1).items():
             spec = self.specs[name]
             if name not in codecs:
                 codecs[name] = spec.codec()
-            spec.write_rows(self.root, r0, arr, codecs[name])
-        stats: dict[str, Any] = {"live": int(values["trace_mask"].sum())}
-        if self.geometry is not None:
-            for g in self.geometry.variables():
-                v = values[g]
-                finite = v[np.isfinite(v)]
-                if finite.size:
-                    stats[g] = (float(finite.min()), float(finite.max()))
-        return stats
+            spec.write_rows(self.root, r0, values, codecs[name])
+        return {}
 
     def read(self, r0: int, r1: int) -> dict[str, np.ndarray]:
-        """Every array's rows ``[r0, r1)``: samples (0 where no trace), raw headers, geometry (NaN where none)."""
+        """Samples (float32, 0 where no trace) and raw 240-byte headers of grid rows ``[r0, r1)``."""
         layout = self.layout
         tn = self.trace_number[r0:r1]
-        shape = tn.shape
         flat = tn.reshape(-1)
-        live = np.flatnonzero(flat)
-        traces = flat[live].astype(np.int64) - 1
         n_cells, ns = flat.size, layout.n_samples
-        samples = np.zeros((n_cells, ns), np.float32)
-        headers = np.zeros((n_cells, TRACE_HEADER_BYTES), np.uint8)
-        geometry = {g: np.full(n_cells, np.nan) for g in (self.geometry.variables() if self.geometry else {})}
-        if traces.size:
-            order = np.argsort(traces, kind="stable")
-            ordered = traces[order]
-            f = layout.open(mmap=True)
-            try:
-                for a, b, picks in spans(ordered):
-                    cells = live[order[picks]]
-                    raw = f.trace.raw[a:b] if b - a > 1 else f.trace.raw[a][None]
+        cells, ordered, runs = live_spans(flat)
+        f = layout.open(mmap=True)
+        try:
+            if len(runs) == 1 and ordered.size == n_cells and np.array_equal(cells, np.arange(n_cells)) \
+                    and runs[0][1] - runs[0][0] == n_cells:
+                # the block is one stretch of the file in grid order (a sorted survey): no scatter
+                a, b, _ = runs[0]
+                samples = np.asarray(f.trace.raw[a:b], dtype=np.float32).reshape(n_cells, ns)
+                headers = raw_headers(layout, a, b - a)
+            else:
+                samples = np.zeros((n_cells, ns), np.float32)
+                headers = np.zeros((n_cells, TRACE_HEADER_BYTES), np.uint8)
+                for a, b, picks in runs:
                     rel = ordered[picks] - a
-                    samples[cells] = raw.reshape(b - a, ns)[rel]
-                    headers[cells] = raw_headers(layout, a, b - a)[rel]
-                    if self.geometry is not None:
-                        fields = {n: f.attributes(byte)[a:b][rel] for n, byte in self.geometry.fields.items()}
-                        for g, v in self.geometry.compute(fields).items():
-                            geometry[g][cells] = v
+                    samples[cells[picks]] = f.trace.raw[a:b].reshape(b - a, ns)[rel]
+                    headers[cells[picks]] = raw_headers(layout, a, b - a)[rel]
+        finally:
+            f.close()
+        if self.velocity and cells.size:
+            from geogen.data.store import check_velocity_values
+
+            check_velocity_values(samples[cells], path=layout.path)
+        shape = tn.shape
+        return {self.samples: samples.reshape((*shape, ns)), "trace_header": headers.reshape((*shape, TRACE_HEADER_BYTES))}
+
+
+@dataclass
+class TraceVariables:
+    """Trace numbers, mask and per-trace geometry, streamed in chunks of rows from header fields."""
+
+    layout: SegyLayout
+    trace_number: np.ndarray
+    root: Path
+    specs: dict[str, ArraySpec]
+    geometry: TraceGeometry | None
+
+    def write(self, stop: Any = None) -> dict[str, Any]:
+        """Write every chunk; returns the live-trace count and each geometry variable's range.
+
+        ``stop`` (a ``threading.Event``) ends the loop early: the fill failed elsewhere.
+        """
+        rows = self.specs["trace_number"].chunk_rows
+        stats: dict[str, Any] = {"live": 0}
+        codecs = {name: spec.codec() for name, spec in self.specs.items()}
+        for r0 in range(0, self.trace_number.shape[0], rows):
+            if stop is not None and stop.is_set():
+                break
+            tn = self.trace_number[r0:r0 + rows]
+            values: dict[str, np.ndarray] = {"trace_number": tn.astype(np.int64), "trace_mask": tn > 0}
+            values.update(self.geometry_of(tn))
+            for name, v in values.items():
+                self.specs[name].write_rows(self.root, r0, v, codecs[name])
+                if v.dtype.kind == "f":
+                    finite = v[np.isfinite(v)]
+                    if finite.size:
+                        lo, hi = float(finite.min()), float(finite.max())
+                        old = stats.get(name, (lo, hi))
+                        stats[name] = (min(lo, old[0]), max(hi, old[1]))
+            stats["live"] += int(np.count_nonzero(tn))
+        return stats
+
+    def geometry_of(self, tn: np.ndarray) -> dict[str, np.ndarray]:
+        if self.geometry is None:
+            return {}
+        flat = tn.reshape(-1)
+        out = {g: np.full(flat.size, np.nan) for g in self.geometry.variables()}
+        cells, ordered, runs = live_spans(flat)
+        if runs:
+            f = self.layout.open(mmap=True)
+            try:
+                for a, b, picks in runs:
+                    rel = ordered[picks] - a
+                    fields = {n: f.attributes(byte)[a:b][rel] for n, byte in self.geometry.fields.items()}
+                    for g, v in self.geometry.compute(fields).items():
+                        out[g][cells[picks]] = v
             finally:
                 f.close()
-            if self.velocity:
-                from geogen.data.store import check_velocity_values
-
-                check_velocity_values(samples[live], path=layout.path)
-        out = {self.samples: samples.reshape((*shape, ns)),
-               "trace_header": headers.reshape((*shape, TRACE_HEADER_BYTES)),
-               "trace_number": tn.astype(np.int64), "trace_mask": tn > 0}
-        out.update({g: v.reshape(shape) for g, v in geometry.items()})
-        return out
-
-
-def spans(ordered: np.ndarray) -> list[tuple[int, int, slice]]:
-    """Ranges ``[a, b)`` of the file to read for ascending trace indices, and which indices each serves.
-
-    A dense stretch (at most twice as many traces as wanted) is read in one call; sparse
-    stretches are split where a gap would waste more than it saves.
-    """
-    out: list[tuple[int, int, slice]] = []
-    if ordered.size == 0:
-        return out
-    gaps = np.flatnonzero(np.diff(ordered) > 8) + 1  # small gaps: read through them
-    bounds = np.r_[0, gaps, ordered.size]
-    for i, j in zip(bounds[:-1], bounds[1:]):
-        out.append((int(ordered[i]), int(ordered[j - 1]) + 1, slice(int(i), int(j))))
-    return out
+        return {g: v.reshape(tn.shape) for g, v in out.items()}
 
 
 # ----------------------------------------------------------------------------- a 2-D velocity section

@@ -77,7 +77,7 @@ class ArraySpec:
             "shape": list(self.shape),
             "data_type": dt.name,
             "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [self.chunk_rows, *self.shape[1:]]}},
-            "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
+            "chunk_key_encoding": {"name": "default", "configuration": {"separator": "."}},
             "fill_value": _fill_value(dt),
             "codecs": [{"name": "bytes", "configuration": {"endian": "little"}},
                        {"name": "blosc", "configuration": blosc_config(dt, self.level, self.blocksize)}],
@@ -89,8 +89,9 @@ class ArraySpec:
         }
 
     def key(self, i: int) -> str:
-        """Zarr v3 default chunk key of chunk row ``i``."""
-        return "/".join([self.name, "c", str(i), *["0"] * (len(self.shape) - 1)])
+        """Zarr v3 default chunk key of chunk row ``i``, with the "." separator: every chunk of an
+        array in the array's folder, so that writing one costs no directory of its own."""
+        return self.name + "/" + ".".join(["c", str(i), *["0"] * (len(self.shape) - 1)])
 
     def codec(self) -> Any:
         from numcodecs import Blosc
@@ -122,9 +123,12 @@ class ArraySpec:
 
 
 def write_file(path: Path, data: bytes | memoryview) -> int:
-    """Write ``data`` at ``path`` (parents made as needed)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    """Write ``data`` at ``path`` (its folder made if missing)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         view = memoryview(data)
         n = len(view)

@@ -131,3 +131,10 @@ def test_varying_delay_is_refused(tmp_path, line):
     patch_trace(line.path, 3, 109, 50)
     with pytest.raises(InputError, match=r"trace 4 has delay recording time 50 ms"):
         geogen.ingest(line.path)
+
+
+def test_header_override_must_start_a_field(tmp_path, line):
+    # segyio reads fields at their standard positions: a byte inside a field is a typo
+    with pytest.raises(InputError, match=r"--header ffid=10: byte 10 does not start a SEG-Y trace-header field.*9 or 13"):
+        geogen.ingest(line.path, headers={"ffid": 10})
+    assert not (tmp_path / "line.zarr").exists()

@@ -194,13 +194,13 @@ def _cli(main, argv: list[str]) -> tuple[int, str]:
 
 
 def family(message: str) -> str:
-    """A short name for an error message: its words up to the first number or colon."""
+    """A short name for an error message: its first words up to a colon or semicolon, numbers as N."""
     words = []
-    for word in message.split():
-        if any(ch.isdigit() for ch in word) or word.endswith(":") or len(words) == 6:
+    for word in message.split()[:8]:
+        words.append("N" if any(ch.isdigit() for ch in word) else word.rstrip(":;,"))
+        if word.endswith((":", ";")):
             break
-        words.append(word)
-    return " ".join(words) or message[:40]
+    return " ".join(words)
 
 
 def check_store(path: Path, target: Path) -> str:
