@@ -6,6 +6,10 @@ order, byte order and sample format (IEEE data re-exported as IEEE is byte-ident
 Stores made by geogen (``pairs``, velocity maps) get rev-1 headers built from their
 coordinates: FFID per source, channel per receiver, positions with scalars, offset,
 depths, sample count and interval, so that any SEG-Y reader sees the geometry.
+
+This writer is geogen's own, not segyio's: a byte-exact rebuild writes each kept 240-byte
+header and the original sample encoding as they were, in blocks of records with
+positioned writes, where segyio writes header fields and traces one trace at a time.
 """
 
 from __future__ import annotations

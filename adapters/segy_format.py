@@ -16,7 +16,8 @@ This is the part of reading SEG-Y that geogen does itself, because segyio 1.9 ca
 Everything else (samples, trace-header fields) is read through segyio, opened by
 :meth:`SegyLayout.open` with the byte order, format and sample count decided here
 (segyio's ``segymake`` sets the layout without trusting the binary header).  The raw
-headers that export writes back byte for byte are read by :mod:`geogen.adapters.segy_rawheaders`.
+headers that export writes back byte for byte are read by
+:func:`geogen.adapters.segy_headers.raw_headers` (geogen's own too: segyio gives fields, not bytes).
 """
 
 from __future__ import annotations

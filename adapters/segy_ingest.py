@@ -47,10 +47,13 @@ MAX_ROW_BYTES = 2**30
 #: Smallest sample chunk for grids whose rows are single traces (2-D stacks, velocity by CDP).
 MIN_CHUNK_BYTES = 2**20
 DEFAULT_LEVEL = 1  # Blosc-zstd level: see bench/bench_ingest.py for the measured trade-off
-#: Blosc block size for samples.  Measured on float32 shot gathers (zstd 1, bit shuffle):
-#: 2 MiB blocks compress at ~1000 MB/s per core to 85 % of the size, the automatic
-#: choice at ~420 MB/s to 88 %; levels 3 and 5 cost 2-3x the CPU for the same ratio.
+#: Blosc block size and shuffle for samples.  Measured on the bench's float32 shot gathers
+#: (zstd 1, one core, this 2-core machine under load): 2 MiB blocks with byte shuffling
+#: compress at 440 MB/s to 83.6 % of the size, with bit shuffling at 400 MB/s to 84.9 %, and
+#: the automatic block size with bit shuffling at 300 MB/s to 87.8 %; levels 3 and 5 cost
+#: 2-3x the CPU for the same ratio.  (lz4 would be 3x faster at 87.6 %; geogen's stores are zstd.)
 SAMPLE_BLOCKSIZE = 2 * 2**20
+SAMPLE_SHUFFLE = "shuffle"
 
 
 def ingest_segy(path: Path, out: Path, *, kind: str = "auto", headers: Mapping[str, int] | None = None,
@@ -167,7 +170,7 @@ def ingest_grid(layout: SegyLayout, plan: GridPlan, out: Path, attrs: dict[str, 
                   else {"units": "1", "long_name": "recorded amplitude"})
     big = {
         name: ArraySpec(name, (*plan.dims, plan.sample_dim), (*grid, ns), "float32", min(sample_rows, grid[0]), level,
-                        SAMPLE_BLOCKSIZE, {**data_attrs, "coordinates": coords}),
+                        SAMPLE_BLOCKSIZE, {**data_attrs, "coordinates": coords}, SAMPLE_SHUFFLE),
         "trace_header": ArraySpec("trace_header", (*plan.dims, "header_byte"), (*grid, TRACE_HEADER_BYTES), "uint8",
                                   block_rows, level, attrs={"long_name": "SEG-Y trace headers, raw 240 bytes",
                                                             "coordinates": coords}),
@@ -199,8 +202,8 @@ def ingest_grid(layout: SegyLayout, plan: GridPlan, out: Path, attrs: dict[str, 
 # ----------------------------------------------------------------------------- the fill
 
 #: Cells per chunk of the small per-trace variables (trace numbers, mask, geometry): Zarr
-#: pays per chunk, so these go in chunks of about a million values, not one per shot.
-SMALL_CHUNK_CELLS = 2**20
+#: pays per chunk, so these go in chunks of a quarter million values (2 MB of float64), not one per shot.
+SMALL_CHUNK_CELLS = 2**18
 
 
 def live_spans(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int, slice]]]:
@@ -324,21 +327,25 @@ class TraceVariables:
         return stats
 
     def geometry_of(self, tn: np.ndarray) -> dict[str, np.ndarray]:
+        """Per-trace geometry of grid rows ``tn``, NaN where no trace; header fields through segyio,
+        one mapped window of at most SCAN_WINDOW traces at a time (so resident pages stay few)."""
+        from geogen.adapters import segy_headers
+
         if self.geometry is None:
             return {}
         flat = tn.reshape(-1)
         out = {g: np.full(flat.size, np.nan) for g in self.geometry.variables()}
         cells, ordered, runs = live_spans(flat)
-        if runs:
-            f = self.layout.open(mmap=True)
-            try:
-                for a, b, picks in runs:
-                    rel = ordered[picks] - a
-                    fields = {n: f.attributes(byte)[a:b][rel] for n, byte in self.geometry.fields.items()}
-                    for g, v in self.geometry.compute(fields).items():
-                        out[g][cells[picks]] = v
-            finally:
-                f.close()
+        window = segy_headers.SCAN_WINDOW
+        for a, b, picks in runs:
+            for w0 in range(a, b, window):
+                w1 = min(b, w0 + window)
+                lo, hi = np.searchsorted(ordered[picks], [w0, w1])
+                part = np.arange(picks.start + lo, picks.start + hi)
+                fields = segy_headers.read_fields(self.layout, self.geometry.fields, w0, w1)
+                rel = ordered[part] - w0
+                for g, v in self.geometry.compute({n: x[rel] for n, x in fields.items()}).items():
+                    out[g][cells[part]] = v
         return {g: v.reshape(tn.shape) for g, v in out.items()}
 
 

@@ -12,7 +12,7 @@ Three ways, same chunks:
 - **this process**, one block after another (one worker, or no ``fork``).
 
 Meanwhile this process writes the small per-trace variables (trace numbers, mask, geometry)
-in a thread of its own (:class:`Beside`), in chunks of about a million cells.
+in a thread of its own (:class:`Beside`), in chunks of a quarter million cells.
 
 A worker holds one block (a few shots) at a time, so memory stays bounded.  The first
 error in any worker (a file that shrank, a bad velocity) stops the others and is raised

@@ -25,12 +25,13 @@ from typing import Any
 
 import numpy as np
 
-#: Blosc-zstd with bit shuffling (geogen's codec everywhere, see geogen.data.store.compressor).
+#: Blosc-zstd (geogen's codec everywhere, see geogen.data.store.compressor); bit shuffling
+#: except where an array asks for byte shuffling (the samples: see segy_ingest.SAMPLE_SHUFFLE).
 _SHUFFLE = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}
 
 
-def blosc_config(dtype: np.dtype, level: int, blocksize: int = 0) -> dict[str, Any]:
-    return {"typesize": int(dtype.itemsize), "cname": "zstd", "clevel": int(level), "shuffle": "bitshuffle",
+def blosc_config(dtype: np.dtype, level: int, blocksize: int = 0, shuffle: str = "bitshuffle") -> dict[str, Any]:
+    return {"typesize": int(dtype.itemsize), "cname": "zstd", "clevel": int(level), "shuffle": shuffle,
             "blocksize": int(blocksize)}
 
 
@@ -59,6 +60,7 @@ class ArraySpec:
     level: int = 1
     blocksize: int = 0
     attrs: dict[str, Any] = field(default_factory=dict)
+    shuffle: str = "bitshuffle"
 
     @property
     def np_dtype(self) -> np.dtype:
@@ -80,7 +82,7 @@ class ArraySpec:
             "chunk_key_encoding": {"name": "default", "configuration": {"separator": "."}},
             "fill_value": _fill_value(dt),
             "codecs": [{"name": "bytes", "configuration": {"endian": "little"}},
-                       {"name": "blosc", "configuration": blosc_config(dt, self.level, self.blocksize)}],
+                       {"name": "blosc", "configuration": blosc_config(dt, self.level, self.blocksize, self.shuffle)}],
             "attributes": attrs,
             "dimension_names": list(self.dims),
             "zarr_format": 3,
@@ -96,7 +98,7 @@ class ArraySpec:
     def codec(self) -> Any:
         from numcodecs import Blosc
 
-        c = blosc_config(self.np_dtype, self.level, self.blocksize)
+        c = blosc_config(self.np_dtype, self.level, self.blocksize, self.shuffle)
         return Blosc(cname=c["cname"], clevel=c["clevel"], shuffle=_SHUFFLE[c["shuffle"]], blocksize=c["blocksize"],
                      typesize=c["typesize"])
 
