@@ -68,6 +68,10 @@ COORDINATES = ("source_x", "source_y", "group_x", "group_y", "cdp_x", "cdp_y")
 ELEVATIONS = ("receiver_elevation", "source_elevation", "source_depth")
 #: Traces per window of the header scan (one window of mapped pages resident at a time).
 SCAN_WINDOW = 1 << 17
+#: Files of up to this many traces keep their key fields from the scan (4 bytes per trace
+#: and key), so that the grid is built without reading the headers again.
+CACHE_TRACES = 1 << 21
+CACHED = (*KEYS, "cdp")
 #: Coordinate units (bytes 89-90).
 UNIT_NAMES = {0: "length", 1: "length", 2: "arc-seconds", 3: "decimal degrees", 4: "degrees-minutes-seconds"}
 
@@ -123,10 +127,11 @@ def read_fields(layout: SegyLayout, fields: Mapping[str, int], start: int, stop:
         f.close()
 
 
-def field_windows(layout: SegyLayout, fields: Mapping[str, int], *, window: int = SCAN_WINDOW,
+def field_windows(layout: SegyLayout, fields: Mapping[str, int], *, window: int | None = None,
                   start: int = 0, stop: int | None = None) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
     """``(first trace, fields)`` for consecutive windows of traces, one mapped window at a time."""
     stop = layout.n_traces if stop is None else stop
+    window = window or SCAN_WINDOW
     for s in range(start, stop, window):
         yield s, read_fields(layout, fields, s, min(stop, s + window))
 
@@ -190,6 +195,7 @@ class HeaderScan:
     delay_mismatch: tuple[int, float] | None = None  # first trace (0-based) with another delay, and that delay
     bad_scalar: dict[str, tuple[int, int]] = field(default_factory=dict)  # which -> (trace, value)
     units: dict[int, int] = field(default_factory=dict)  # coordinate-units code -> first trace with it (traces with x/y)
+    cached: dict[str, np.ndarray] = field(default_factory=dict)  # key fields per trace, for files of few traces
 
     @property
     def path(self) -> Path:
@@ -202,16 +208,31 @@ class HeaderScan:
     def distinct(self, name: str) -> np.ndarray:
         return self.keys[name]
 
+    def windows(self, fields: Mapping[str, int]) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+        """Like :func:`field_windows`, from the scan's copy of the key fields where it kept one
+        (files of up to :data:`CACHE_TRACES` traces): no second pass over the file."""
+        if all(name in self.cached and self.locations.get(name) == byte for name, byte in fields.items()):
+            for s in range(0, self.n_traces, SCAN_WINDOW):
+                yield s, {name: self.cached[name][s:s + SCAN_WINDOW].astype(np.int64) for name in fields}
+            return
+        yield from field_windows(self.layout, fields)
 
-def scan_headers(layout: SegyLayout, locations: dict[str, int], *, window: int = SCAN_WINDOW) -> HeaderScan:
+
+def scan_headers(layout: SegyLayout, locations: dict[str, int], *, window: int | None = None) -> HeaderScan:
     """One pass over every trace header, a window of traces at a time."""
     scan = HeaderScan(layout, locations)
     names = [n for n in DEFAULT_BYTES if n not in ("trace_sequence", "energy_source_point")]
     fields = {n: locations[n] for n in names}
     scan.populated = dict.fromkeys(names, False)
     scan.keys = {k: np.zeros(0, np.int64) for k in KEYS}
+    keep = layout.n_traces <= CACHE_TRACES
+    if keep:
+        scan.cached = {k: np.empty(layout.n_traces, np.int32) for k in CACHED}
     for start, w in field_windows(layout, fields, window=window):
         _scan_window(scan, start, w)
+        if keep:
+            for k in CACHED:
+                scan.cached[k][start:start + w[k].size] = w[k]
     return scan
 
 

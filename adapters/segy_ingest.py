@@ -131,7 +131,7 @@ def _coordinate(store: StoreLayout, name: str, dims: Any, values: np.ndarray, at
 
 def rows_per_block(plan: GridPlan, n_samples: int, sample_rows: int) -> int:
     per_row = int(np.prod(plan.shape[1:], dtype=np.int64))
-    per_trace = n_samples * 4 + TRACE_HEADER_BYTES
+    per_trace = n_samples * 4 + TRACE_HEADER_BYTES + 8 * 5 + 2  # samples, raw header, numbers, mask, geometry
     rows = max(1, BLOCK_BYTES // max(1, per_row * per_trace))
     return max(sample_rows, rows // sample_rows * sample_rows)
 
@@ -145,8 +145,8 @@ def sample_chunk_rows(plan: GridPlan, n_samples: int) -> int:
 
 def ingest_grid(layout: SegyLayout, plan: GridPlan, out: Path, attrs: dict[str, Any], *, level: int = DEFAULT_LEVEL,
                 workers: int | None = None, scheduler: str | None = None) -> dict[str, Any]:
-    """Lay the store out, then fill samples and raw headers in blocks (workers) and the per-trace
-    variables (trace numbers, mask, geometry) in a stream of their own (this process, meanwhile)."""
+    """Lay the store out, then fill samples, raw headers and the per-trace variables (trace
+    numbers, mask, geometry) a block of grid rows at a time, in the workers."""
     from geogen.adapters import segy_parallel
 
     ns = layout.n_samples
@@ -165,7 +165,6 @@ def ingest_grid(layout: SegyLayout, plan: GridPlan, out: Path, attrs: dict[str, 
     sample_rows = sample_chunk_rows(plan, ns)
     grid = plan.shape
     block_rows = min(rows_per_block(plan, ns, sample_rows), grid[0])
-    small_rows = min(grid[0], max(1, SMALL_CHUNK_CELLS // max(1, per_row)))
     data_attrs = ({"units": "m/s", "long_name": "P-wave velocity"} if name == "velocity"
                   else {"units": "1", "long_name": "recorded amplitude"})
     big = {
@@ -176,12 +175,12 @@ def ingest_grid(layout: SegyLayout, plan: GridPlan, out: Path, attrs: dict[str, 
                                                             "coordinates": coords}),
     }
     small = {
-        "trace_number": ArraySpec("trace_number", plan.dims, grid, "int64", small_rows, level,
+        "trace_number": ArraySpec("trace_number", plan.dims, grid, "int64", block_rows, level,
                                   attrs={"long_name": "1-based trace position in the SEG-Y file, 0 where no trace",
                                          "coordinates": coords}),
-        "trace_mask": ArraySpec("trace_mask", plan.dims, grid, "bool", small_rows, level,
+        "trace_mask": ArraySpec("trace_mask", plan.dims, grid, "bool", block_rows, level,
                                 attrs={"long_name": "True where a trace was recorded"}),
-        **{g: ArraySpec(g, plan.dims, grid, "float64", small_rows, level, attrs=a) for g, a in geometry.items()},
+        **{g: ArraySpec(g, plan.dims, grid, "float64", block_rows, level, attrs=a) for g, a in geometry.items()},
     }
     for spec in (*big.values(), *small.values()):
         store.add(spec)
@@ -192,18 +191,14 @@ def ingest_grid(layout: SegyLayout, plan: GridPlan, out: Path, attrs: dict[str, 
     store.create()
     for vname, values in in_memory.items():
         store.write_whole(vname, values)
-    job = FillJob(layout, plan.trace_number, out, big, name, block_rows, plan.kind == "velocity")
-    variables = TraceVariables(layout, plan.trace_number, out, small, plan.geometry)
-    stats = segy_parallel.run(job, workers=workers, scheduler=scheduler, alongside=variables.write)
+    job = FillJob(layout, plan.trace_number, out, {**big, **small}, name, block_rows, plan.kind == "velocity",
+                  plan.geometry)
+    stats = segy_parallel.run(job, workers=workers, scheduler=scheduler)
     store.finish()
     return summarise(store, in_memory, stats, plan)
 
 
 # ----------------------------------------------------------------------------- the fill
-
-#: Cells per chunk of the small per-trace variables (trace numbers, mask, geometry): Zarr
-#: pays per chunk, so these go in chunks of a quarter million values (2 MB of float64), not one per shot.
-SMALL_CHUNK_CELLS = 2**18
 
 
 def live_spans(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int, slice]]]:
@@ -234,42 +229,60 @@ def spans(ordered: np.ndarray) -> list[tuple[int, int, slice]]:
 
 @dataclass
 class FillJob:
-    """Samples and raw headers of blocks of grid rows, for the workers; picklable (for dask)."""
+    """What a worker needs to fill blocks of grid rows; picklable (for dask).
+
+    Per block: the samples (segyio ``trace.raw``, which converts IBM floats), the raw 240-byte
+    headers, and the per-trace variables (trace numbers, mask, geometry from header fields
+    read by segyio on the same mapped file, whose header pages the sample read has touched).
+    """
 
     layout: SegyLayout
     trace_number: np.ndarray  # grid of 1-based trace numbers, int32
     root: Path
-    specs: dict[str, ArraySpec]  # the sample array and trace_header
+    specs: dict[str, ArraySpec]  # every array the blocks fill
     samples: str  # name of the sample array
     rows: int  # grid rows per block
     velocity: bool
+    geometry: TraceGeometry | None = None
 
     @property
     def starts(self) -> list[int]:
         return list(range(0, self.trace_number.shape[0], self.rows))
 
     def fill(self, r0: int, codecs: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Read, decode, encode and write the chunks of rows ``[r0, r0 + rows)``; returns block stats."""
+        """Read, decode, encode and write the chunks of rows ``[r0, r0 + rows)``; returns block stats
+        (live traces and each geometry variable's range)."""
         r1 = min(self.trace_number.shape[0], r0 + self.rows)
         codecs = codecs if codecs is not None else {}
+        stats: dict[str, Any] = {}
         for name, values in self.read(r0, r1).items():
             spec = self.specs[name]
             if name not in codecs:
                 codecs[name] = spec.codec()
             spec.write_rows(self.root, r0, values, codecs[name])
-        return {}
+            if name == "trace_mask":
+                stats["live"] = int(np.count_nonzero(values))
+            elif values.dtype == np.float64:
+                finite = values[np.isfinite(values)]
+                if finite.size:
+                    stats[name] = (float(finite.min()), float(finite.max()))
+        return stats
 
     def read(self, r0: int, r1: int) -> dict[str, np.ndarray]:
-        """Samples (float32, 0 where no trace) and raw 240-byte headers of grid rows ``[r0, r1)``."""
+        """Every array's rows ``[r0, r1)``: samples (float32, 0 where no trace), raw headers,
+        trace numbers, mask and geometry (NaN where no trace)."""
         layout = self.layout
         tn = self.trace_number[r0:r1]
+        shape = tn.shape
         flat = tn.reshape(-1)
         n_cells, ns = flat.size, layout.n_samples
         cells, ordered, runs = live_spans(flat)
+        variables = self.geometry.variables() if self.geometry else {}
+        geometry = {g: np.full(n_cells, np.nan) for g in variables}
         f = layout.open(mmap=True)
         try:
-            if len(runs) == 1 and ordered.size == n_cells and np.array_equal(cells, np.arange(n_cells)) \
-                    and runs[0][1] - runs[0][0] == n_cells:
+            if len(runs) == 1 and ordered.size == n_cells and runs[0][1] - runs[0][0] == n_cells \
+                    and np.array_equal(cells, np.arange(n_cells)):
                 # the block is one stretch of the file in grid order (a sorted survey): no scatter
                 a, b, _ = runs[0]
                 samples = np.asarray(f.trace.raw[a:b], dtype=np.float32).reshape(n_cells, ns)
@@ -281,72 +294,22 @@ class FillJob:
                     rel = ordered[picks] - a
                     samples[cells[picks]] = f.trace.raw[a:b].reshape(b - a, ns)[rel]
                     headers[cells[picks]] = raw_headers(layout, a, b - a)[rel]
+            if self.geometry is not None:
+                for a, b, picks in runs:
+                    rel = ordered[picks] - a
+                    fields = {n: f.attributes(byte)[a:b][rel] for n, byte in self.geometry.fields.items()}
+                    for g, v in self.geometry.compute(fields).items():
+                        geometry[g][cells[picks]] = v
         finally:
             f.close()
         if self.velocity and cells.size:
             from geogen.data.store import check_velocity_values
 
             check_velocity_values(samples[cells], path=layout.path)
-        shape = tn.shape
-        return {self.samples: samples.reshape((*shape, ns)), "trace_header": headers.reshape((*shape, TRACE_HEADER_BYTES))}
-
-
-@dataclass
-class TraceVariables:
-    """Trace numbers, mask and per-trace geometry, streamed in chunks of rows from header fields."""
-
-    layout: SegyLayout
-    trace_number: np.ndarray
-    root: Path
-    specs: dict[str, ArraySpec]
-    geometry: TraceGeometry | None
-
-    def write(self, stop: Any = None) -> dict[str, Any]:
-        """Write every chunk; returns the live-trace count and each geometry variable's range.
-
-        ``stop`` (a ``threading.Event``) ends the loop early: the fill failed elsewhere.
-        """
-        rows = self.specs["trace_number"].chunk_rows
-        stats: dict[str, Any] = {"live": 0}
-        codecs = {name: spec.codec() for name, spec in self.specs.items()}
-        for r0 in range(0, self.trace_number.shape[0], rows):
-            if stop is not None and stop.is_set():
-                break
-            tn = self.trace_number[r0:r0 + rows]
-            values: dict[str, np.ndarray] = {"trace_number": tn.astype(np.int64), "trace_mask": tn > 0}
-            values.update(self.geometry_of(tn))
-            for name, v in values.items():
-                self.specs[name].write_rows(self.root, r0, v, codecs[name])
-                if v.dtype.kind == "f":
-                    finite = v[np.isfinite(v)]
-                    if finite.size:
-                        lo, hi = float(finite.min()), float(finite.max())
-                        old = stats.get(name, (lo, hi))
-                        stats[name] = (min(lo, old[0]), max(hi, old[1]))
-            stats["live"] += int(np.count_nonzero(tn))
-        return stats
-
-    def geometry_of(self, tn: np.ndarray) -> dict[str, np.ndarray]:
-        """Per-trace geometry of grid rows ``tn``, NaN where no trace; header fields through segyio,
-        one mapped window of at most SCAN_WINDOW traces at a time (so resident pages stay few)."""
-        from geogen.adapters import segy_headers
-
-        if self.geometry is None:
-            return {}
-        flat = tn.reshape(-1)
-        out = {g: np.full(flat.size, np.nan) for g in self.geometry.variables()}
-        cells, ordered, runs = live_spans(flat)
-        window = segy_headers.SCAN_WINDOW
-        for a, b, picks in runs:
-            for w0 in range(a, b, window):
-                w1 = min(b, w0 + window)
-                lo, hi = np.searchsorted(ordered[picks], [w0, w1])
-                part = np.arange(picks.start + lo, picks.start + hi)
-                fields = segy_headers.read_fields(self.layout, self.geometry.fields, w0, w1)
-                rel = ordered[part] - w0
-                for g, v in self.geometry.compute({n: x[rel] for n, x in fields.items()}).items():
-                    out[g][cells[part]] = v
-        return {g: v.reshape(tn.shape) for g, v in out.items()}
+        out = {self.samples: samples.reshape((*shape, ns)), "trace_header": headers.reshape((*shape, TRACE_HEADER_BYTES)),
+               "trace_number": tn.astype(np.int64), "trace_mask": tn > 0}
+        out.update({g: v.reshape(shape) for g, v in geometry.items()})
+        return out
 
 
 # ----------------------------------------------------------------------------- a 2-D velocity section

@@ -11,9 +11,6 @@ Three ways, same chunks:
   SEG-Y file and the store's folder at the same paths (a shared file system).
 - **this process**, one block after another (one worker, or no ``fork``).
 
-Meanwhile this process writes the small per-trace variables (trace numbers, mask, geometry)
-in a thread of its own (:class:`Beside`), in chunks of a quarter million cells.
-
 A worker holds one block (a few shots) at a time, so memory stays bounded.  The first
 error in any worker (a file that shrank, a bad velocity) stops the others and is raised
 in the caller as the same :class:`~geogen.errors.GeogenError`; the caller's atomic write
@@ -26,9 +23,8 @@ import json
 import os
 import selectors
 import signal
-import threading
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from geogen import errors
@@ -40,60 +36,19 @@ def available() -> bool:
     return hasattr(os, "fork")
 
 
-def run(job: Any, *, workers: int | None = None, scheduler: str | None = None,
-        alongside: Callable[[threading.Event], dict[str, Any]] | None = None) -> dict[str, Any]:
-    """Fill every block of ``job``; returns the merged block statistics.
-
-    ``alongside(stop)`` is more work for this process (the small per-trace variables): it
-    runs in a thread while the workers fill, and is stopped through ``stop`` if they fail.
-    """
+def run(job: Any, *, workers: int | None = None, scheduler: str | None = None) -> dict[str, Any]:
+    """Fill every block of ``job``; returns the merged block statistics."""
     starts = job.starts
-    beside = Beside(alongside)
     if scheduler:
-        results = _run_dask(job, starts, scheduler, beside)
+        results = _run_dask(job, starts, scheduler)
     else:
         n = max(1, min(int(workers or os.cpu_count() or 1), len(starts)))
         if n > 1 and available():
-            results = _run_forked(job, starts, n, beside)
+            results = _run_forked(job, starts, n)
         else:
             codecs: dict[str, Any] = {}
             results = [job.fill(r0, codecs) for r0 in track(starts, total=len(starts), description="ingest")]
-    return merge([*results, beside.result()])
-
-
-class Beside(threading.Thread):
-    """This process's own share of a fill, run in a thread next to the workers (started after any fork)."""
-
-    def __init__(self, work: Callable[[threading.Event], dict[str, Any]] | None) -> None:
-        super().__init__(name="geogen-ingest-beside", daemon=True)
-        self.work = work
-        self.stop = threading.Event()
-        self.value: dict[str, Any] = {}
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        if self.work is None:
-            return
-        try:
-            self.value = self.work(self.stop)
-        except BaseException as exc:  # noqa: BLE001 - raised in the caller by result()
-            self.error = exc
-
-    def result(self) -> dict[str, Any]:
-        """Wait for the work (running it here if it never started); re-raise its error."""
-        if self.ident is None:
-            self.run()
-        else:
-            self.join()
-        if self.error is not None:
-            raise self.error
-        return self.value
-
-    def cancel(self) -> None:
-        """The fill failed elsewhere: stop, and wait, so that nothing writes after the caller cleans up."""
-        self.stop.set()
-        if self.ident is not None:
-            self.join()
+    return merge(results)
 
 
 def merge(results: Any) -> dict[str, Any]:
@@ -113,9 +68,8 @@ def merge(results: Any) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- forked processes
 
 
-def _run_forked(job: Any, starts: list[int], workers: int, beside: Beside) -> list[dict[str, Any]]:
+def _run_forked(job: Any, starts: list[int], workers: int) -> list[dict[str, Any]]:
     children: dict[int, int] = {}  # pid -> read end of its pipe
-    ok = False
     try:
         for k in range(workers):
             read_fd, write_fd = os.pipe()
@@ -131,14 +85,9 @@ def _run_forked(job: Any, starts: list[int], workers: int, beside: Beside) -> li
                     os._exit(status)
             os.close(write_fd)
             children[pid] = read_fd
-        beside.start()  # only now: a thread running at fork time would leave its locks held in the children
-        results = list(track(_collect(children), total=len(starts), description="ingest"))
-        ok = True
-        return results
+        return list(track(_collect(children), total=len(starts), description="ingest"))
     finally:
         _stop(children)
-        if not ok:
-            beside.cancel()
 
 
 def _work(job: Any, starts: list[int], fd: int) -> int:
@@ -229,7 +178,7 @@ def fill_task(job: Any, r0: int) -> dict[str, Any]:
         return {"error": _pack(exc)}
 
 
-def _run_dask(job: Any, starts: list[int], scheduler: str, beside: Beside) -> list[dict[str, Any]]:
+def _run_dask(job: Any, starts: list[int], scheduler: str) -> list[dict[str, Any]]:
     from dask.distributed import as_completed
 
     from geogen.physics.parallel import dask_client
@@ -238,7 +187,6 @@ def _run_dask(job: Any, starts: list[int], scheduler: str, beside: Beside) -> li
     with dask_client(scheduler=scheduler) as client:
         [remote] = client.scatter([job], broadcast=True)
         futures = [client.submit(fill_task, remote, r0, pure=False) for r0 in starts]
-        beside.start()
         try:
             for future in track(as_completed(futures), total=len(futures), description="ingest"):
                 message = future.result()
@@ -247,7 +195,6 @@ def _run_dask(job: Any, starts: list[int], scheduler: str, beside: Beside) -> li
                 results.append(message["ok"])
         except BaseException:
             client.cancel(futures)
-            beside.cancel()
             raise
     return results
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from geogen.adapters.segy_format import BIN_MEASUREMENT, SegyLayout
 from geogen.adapters.segy_headers import (
-    UNIT_NAMES, HeaderScan, Interval, apply_scalar, field_windows, fields_at,
+    UNIT_NAMES, HeaderScan, Interval, apply_scalar, fields_at,
 )
 from geogen.errors import InputError
 
@@ -131,7 +131,7 @@ def distinct_values(scan: HeaderScan, name: str) -> np.ndarray:
     if name in scan.keys:
         return scan.keys[name]
     out = np.zeros(0, np.int64)
-    for _, w in field_windows(scan.layout, {name: scan.locations[name]}):
+    for _, w in scan.windows({name: scan.locations[name]}):
         out = np.union1d(out, np.unique(w[name]))
     scan.keys[name] = out
     return out
@@ -246,7 +246,7 @@ def build_grid(scan: HeaderScan, fields: dict[str, int], shape: tuple[int, ...],
                          path=scan.path)
     tn = np.zeros(size, np.int32)
     pair: tuple[int, int, str] | None = None  # first duplicate in file order: (kept trace, later trace, what)
-    for start, w in field_windows(scan.layout, fields):
+    for start, w in scan.windows(fields):
         cell = cells(start, w)
         numbers = np.arange(start + 1, start + 1 + cell.size, dtype=np.int32)
         order = np.argsort(cell, kind="stable")
@@ -294,7 +294,7 @@ def _trace_order_channels(scan: HeaderScan, shots: np.ndarray) -> tuple[np.ndarr
     """Channels numbered by trace order within each FFID, for files without channel numbers."""
     byte = scan.locations["ffid"]
     counts = np.zeros(shots.size, np.int64)
-    for _, w in field_windows(scan.layout, {"ffid": byte}):
+    for _, w in scan.windows({"ffid": byte}):
         counts += np.bincount(np.searchsorted(shots, w["ffid"]), minlength=shots.size)
     n_channels = int(counts.max()) if counts.size else 0
     seen = np.zeros(shots.size, np.int64)

@@ -224,10 +224,12 @@ def test_unknown_coordinate_units_are_refused(tmp_path):
 # -- header scan in windows: the same store whatever the window --------------------------------------
 
 
+@pytest.mark.parametrize("cache", [0, 1 << 21])
 @pytest.mark.parametrize("duplicates", ["first", "last"])
-def test_windowed_scan_matches_one_window(tmp_path, monkeypatch, duplicates):
+def test_windowed_scan_matches_one_window(tmp_path, monkeypatch, duplicates, cache):
     from geogen.adapters import segy_headers
 
+    monkeypatch.setattr(segy_headers, "CACHE_TRACES", cache)  # 0: the grid pass reads the file again
     src = write_shots(tmp_path / "line.sgy", n_shots=5, n_receivers=4, missing=((1, 2),), delay_ms=20)
     patch_trace(src.path, 13, 13, 1, size=4)  # trace 14 (shot 3) duplicates channel 1: across windows of 3
     whole = geogen.ingest(src.path, tmp_path / "whole.zarr", duplicates=duplicates).load()
@@ -242,9 +244,11 @@ def test_windowed_scan_matches_one_window(tmp_path, monkeypatch, duplicates):
             geogen.ingest(src.path, tmp_path / "err.zarr")
 
 
-def test_windowed_trace_order_channels(tmp_path, monkeypatch):
+@pytest.mark.parametrize("cache", [0, 1 << 21])
+def test_windowed_trace_order_channels(tmp_path, monkeypatch, cache):
     from geogen.adapters import segy_headers
 
+    monkeypatch.setattr(segy_headers, "CACHE_TRACES", cache)
     src = write_shots(tmp_path / "line.sgy", n_shots=3, n_receivers=4)
     patch_traces(src.path, 13, 0, size=4, trace_bytes=240 + 50 * 4)
     monkeypatch.setattr(segy_headers, "SCAN_WINDOW", 5)
