@@ -66,8 +66,11 @@ ALLOWED_SCALARS = np.array([0, 1, -1, 10, -10, 100, -100, 1000, -1000, 10000, -1
 KEYS = ("ffid", "channel", "inline", "crossline")
 COORDINATES = ("source_x", "source_y", "group_x", "group_y", "cdp_x", "cdp_y")
 ELEVATIONS = ("receiver_elevation", "source_elevation", "source_depth")
-#: Traces per window of the header scan (one window of mapped pages resident at a time).
+#: Traces per window of the header scan (one window of mapped pages resident at a time), and
+#: the most bytes of file such a window may span (a fault maps neighbouring cached pages too,
+#: so a window of long traces makes resident most of what it spans, not just its headers).
 SCAN_WINDOW = 1 << 17
+SCAN_BYTES = 32 << 20
 #: Files of up to this many traces keep their key fields from the scan (4 bytes per trace
 #: and key), so that the grid is built without reading the headers again.
 CACHE_TRACES = 1 << 21
@@ -131,9 +134,14 @@ def field_windows(layout: SegyLayout, fields: Mapping[str, int], *, window: int 
                   start: int = 0, stop: int | None = None) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
     """``(first trace, fields)`` for consecutive windows of traces, one mapped window at a time."""
     stop = layout.n_traces if stop is None else stop
-    window = window or SCAN_WINDOW
+    window = window or scan_window(layout)
     for s in range(start, stop, window):
         yield s, read_fields(layout, fields, s, min(stop, s + window))
+
+
+def scan_window(layout: SegyLayout) -> int:
+    """Traces per window: :data:`SCAN_WINDOW`, fewer for long traces (:data:`SCAN_BYTES`)."""
+    return max(1, min(SCAN_WINDOW, SCAN_BYTES // layout.trace_bytes))
 
 
 def fields_at(layout: SegyLayout, fields: Mapping[str, int], traces: np.ndarray) -> dict[str, np.ndarray]:

@@ -54,6 +54,7 @@ DEFAULT_LEVEL = 1  # Blosc-zstd level: see bench/bench_ingest.py for the measure
 #: 2-3x the CPU for the same ratio.  (lz4 would be 3x faster at 87.6 %; geogen's stores are zstd.)
 SAMPLE_BLOCKSIZE = 2 * 2**20
 SAMPLE_SHUFFLE = "shuffle"
+SAMPLE_CNAME = "zstd"
 
 
 def ingest_segy(path: Path, out: Path, *, kind: str = "auto", headers: Mapping[str, int] | None = None,
@@ -169,7 +170,7 @@ def ingest_grid(layout: SegyLayout, plan: GridPlan, out: Path, attrs: dict[str, 
                   else {"units": "1", "long_name": "recorded amplitude"})
     big = {
         name: ArraySpec(name, (*plan.dims, plan.sample_dim), (*grid, ns), "float32", min(sample_rows, grid[0]), level,
-                        SAMPLE_BLOCKSIZE, {**data_attrs, "coordinates": coords}, SAMPLE_SHUFFLE),
+                        SAMPLE_BLOCKSIZE, {**data_attrs, "coordinates": coords}, SAMPLE_SHUFFLE, SAMPLE_CNAME),
         "trace_header": ArraySpec("trace_header", (*plan.dims, "header_byte"), (*grid, TRACE_HEADER_BYTES), "uint8",
                                   block_rows, level, attrs={"long_name": "SEG-Y trace headers, raw 240 bytes",
                                                             "coordinates": coords}),

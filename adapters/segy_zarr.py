@@ -30,8 +30,9 @@ import numpy as np
 _SHUFFLE = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}
 
 
-def blosc_config(dtype: np.dtype, level: int, blocksize: int = 0, shuffle: str = "bitshuffle") -> dict[str, Any]:
-    return {"typesize": int(dtype.itemsize), "cname": "zstd", "clevel": int(level), "shuffle": shuffle,
+def blosc_config(dtype: np.dtype, level: int, blocksize: int = 0, shuffle: str = "bitshuffle",
+                 cname: str = "zstd") -> dict[str, Any]:
+    return {"typesize": int(dtype.itemsize), "cname": cname, "clevel": int(level), "shuffle": shuffle,
             "blocksize": int(blocksize)}
 
 
@@ -61,6 +62,7 @@ class ArraySpec:
     blocksize: int = 0
     attrs: dict[str, Any] = field(default_factory=dict)
     shuffle: str = "bitshuffle"
+    cname: str = "zstd"
 
     @property
     def np_dtype(self) -> np.dtype:
@@ -82,7 +84,7 @@ class ArraySpec:
             "chunk_key_encoding": {"name": "default", "configuration": {"separator": "."}},
             "fill_value": _fill_value(dt),
             "codecs": [{"name": "bytes", "configuration": {"endian": "little"}},
-                       {"name": "blosc", "configuration": blosc_config(dt, self.level, self.blocksize, self.shuffle)}],
+                       {"name": "blosc", "configuration": blosc_config(dt, self.level, self.blocksize, self.shuffle, self.cname)}],
             "attributes": attrs,
             "dimension_names": list(self.dims),
             "zarr_format": 3,
@@ -98,7 +100,7 @@ class ArraySpec:
     def codec(self) -> Any:
         from numcodecs import Blosc
 
-        c = blosc_config(self.np_dtype, self.level, self.blocksize, self.shuffle)
+        c = blosc_config(self.np_dtype, self.level, self.blocksize, self.shuffle, self.cname)
         return Blosc(cname=c["cname"], clevel=c["clevel"], shuffle=_SHUFFLE[c["shuffle"]], blocksize=c["blocksize"],
                      typesize=c["typesize"])
 
