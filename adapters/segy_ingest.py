@@ -252,11 +252,12 @@ class FillJob:
 
     def fill(self, r0: int, codecs: dict[str, Any] | None = None) -> dict[str, Any]:
         """Read, decode, encode and write the chunks of rows ``[r0, r0 + rows)``; returns block stats
-        (live traces and each geometry variable's range)."""
+        (live traces and each geometry variable's range).  ``codecs`` is one worker's cache of
+        codecs and buffers, reused from block to block."""
         r1 = min(self.trace_number.shape[0], r0 + self.rows)
         codecs = codecs if codecs is not None else {}
         stats: dict[str, Any] = {}
-        for name, values in self.read(r0, r1).items():
+        for name, values in self.read(r0, r1, codecs.setdefault("buffers", {})).items():
             spec = self.specs[name]
             if name not in codecs:
                 codecs[name] = spec.codec()
@@ -269,9 +270,11 @@ class FillJob:
                     stats[name] = (float(finite.min()), float(finite.max()))
         return stats
 
-    def read(self, r0: int, r1: int) -> dict[str, np.ndarray]:
+    def read(self, r0: int, r1: int, buffers: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
         """Every array's rows ``[r0, r1)``: samples (float32, 0 where no trace), raw headers,
-        trace numbers, mask and geometry (NaN where no trace)."""
+        trace numbers, mask and geometry (NaN where no trace).  The samples live in ``buffers``
+        (reused by the next call) when given."""
+        buffers = {} if buffers is None else buffers
         layout = self.layout
         tn = self.trace_number[r0:r1]
         shape = tn.shape
@@ -286,14 +289,16 @@ class FillJob:
                     and np.array_equal(cells, np.arange(n_cells)):
                 # the block is one stretch of the file in grid order (a sorted survey): no scatter
                 a, b, _ = runs[0]
-                samples = np.asarray(f.trace.raw[a:b], dtype=np.float32).reshape(n_cells, ns)
+                samples = read_traces(f, a, b, _buffer(buffers, "samples", (n_cells, ns), np.float32), buffers)
                 headers = raw_headers(layout, a, b - a)
             else:
-                samples = np.zeros((n_cells, ns), np.float32)
+                samples = _buffer(buffers, "samples", (n_cells, ns), np.float32)
+                samples[:] = 0
                 headers = np.zeros((n_cells, TRACE_HEADER_BYTES), np.uint8)
                 for a, b, picks in runs:
                     rel = ordered[picks] - a
-                    samples[cells[picks]] = f.trace.raw[a:b].reshape(b - a, ns)[rel]
+                    samples[cells[picks]] = read_traces(f, a, b, _buffer(buffers, "run", (b - a, ns), np.float32),
+                                                        buffers)[rel]
                     headers[cells[picks]] = raw_headers(layout, a, b - a)[rel]
             if self.geometry is not None:
                 for a, b, picks in runs:
@@ -311,6 +316,30 @@ class FillJob:
                "trace_number": tn.astype(np.int64), "trace_mask": tn > 0}
         out.update({g: v.reshape(shape) for g, v in geometry.items()})
         return out
+
+
+def _buffer(buffers: dict[str, np.ndarray], key: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """A reusable array of at least ``shape`` (C-contiguous view of the first elements)."""
+    n = int(np.prod(shape, dtype=np.int64))
+    buf = buffers.get(key)
+    if buf is None or buf.size < n or buf.dtype != np.dtype(dtype):
+        buf = buffers[key] = np.empty(n, dtype)
+    return buf[:n].reshape(shape)
+
+
+def read_traces(f: Any, a: int, b: int, out: np.ndarray, buffers: dict[str, np.ndarray]) -> np.ndarray:
+    """Traces ``[a, b)`` into ``out`` (float32 ``(b - a, ns)``) through segyio's reader.
+
+    The same call as segyio's ``f.trace.raw[a:b]`` (``gettr``, which byte-swaps and converts
+    IBM floats in C), but into a buffer kept from block to block rather than a new array per
+    block; integer formats land in a buffer of their own type first.
+    """
+    n, ns = out.shape
+    target = out if f.dtype == np.float32 else _buffer(buffers, "native", (n, ns), f.dtype)
+    f.xfd.gettr(target, a, 1, n, 0, ns, 1, ns)
+    if target is not out:
+        np.copyto(out, target, casting="unsafe")
+    return out
 
 
 # ----------------------------------------------------------------------------- a 2-D velocity section
