@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from geogen.data.normalize import Normalizer
+
 from geogen.acquisition import Acquisition
 from geogen.models.reflectivity import ReflectivityPrior, interpolation_rows, segment_rows
 from geogen.models.seismic_decoder import PriorRefiner
@@ -100,7 +102,7 @@ def _tiny(**kw) -> ModelConfig:
 
 def test_prior_guided_net_shapes_bounds_and_trainable_part():
     net = UBDiffNet(_tiny(seismic_prior="reflectivity", prior_channels=4), SMALL).eval()
-    net.set_velocity_bounds(1600.0, 4400.0)
+    net.set_normalization(Normalizer(1600.0, 4400.0, -3.0, 4.0))
     assert net.velocity_bounds.tolist() == [1600.0, 4400.0]
     z = torch.rand(3, 8) * 2 - 1
     with torch.no_grad():

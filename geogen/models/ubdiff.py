@@ -9,7 +9,9 @@ out.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from geogen.models.reflectivity import ReflectivityPrior
 from geogen.models.samplers import sample_latents
 from geogen.models.schedule import CosineSchedule
 from geogen.models.seismic_decoder import PriorRefiner, build_seismic_decoder
+from geogen.models.seismic_prior import LayeredPrior
 from geogen.models.velocity_decoder import VelocityDecoder
 from geogen.training.config import ModelConfig
 
@@ -53,19 +56,51 @@ class UBDiffNet(nn.Module):
                       heads=config.transformer_heads, patch_time=config.patch_time,
                       conditioning=config.transformer_conditioning, position_scale=config.position_scale)
         self.seismic_decoder = build_seismic_decoder(config.seismic_decoder, c, acquisition.seismic_shape, **kw)
-        self.prior: ReflectivityPrior | None = None
+        self.prior: ReflectivityPrior | LayeredPrior | None = None
         self.refiner: PriorRefiner | None = None
+        self.prior_kind = config.seismic_prior
         if config.seismic_prior == "reflectivity":
             self.prior = ReflectivityPrior(acquisition)
             self.refiner = PriorRefiner(config.prior_channels)
+        elif config.seismic_prior == "layered":
+            self.prior = LayeredPrior(acquisition, column_stride=config.prior_column_stride,
+                                      resolution=config.prior_resolution)
+            # log-domain bounds of the record normalisation: the physical prior enters the normalised record
+            self.register_buffer("seismic_bounds", torch.tensor([-1.0, 1.0]))
+        if self.prior is not None:
             # m/s of the velocity decoder's -1 and +1; the trainer sets the normalisation's bounds
             self.register_buffer("velocity_bounds", torch.tensor([acquisition.vmin, acquisition.vmax]))
 
     @torch.no_grad()
-    def set_velocity_bounds(self, vmin: float, vmax: float) -> None:
-        """The m/s that the normalised velocity's -1 and +1 stand for (the prior works in m/s)."""
+    def set_normalization(self, normalizer: Normalizer) -> None:
+        """The scaling the prior works through: m/s of the normalised velocity's -1 and +1, and the records' bounds."""
         if self.prior is not None:
-            self.velocity_bounds.copy_(torch.tensor([vmin, vmax]))
+            self.velocity_bounds.copy_(torch.tensor([normalizer.velocity_min, normalizer.velocity_max]))
+        if self.prior_kind == "layered":
+            self.seismic_bounds.copy_(torch.tensor([normalizer.seismic_min, normalizer.seismic_max]))
+
+    @torch.no_grad()
+    def start_seismic_decoder(self, mean_record: torch.Tensor) -> None:
+        """Where step 2 starts: the mean training record (no prior, or the refined one), or exactly the layered
+        prior (the decoder then learns only what the physics misses)."""
+        if self.prior_kind == "layered":
+            self.seismic_decoder.set_base_record(torch.zeros_like(mean_record))
+        else:
+            self.seismic_decoder.set_base_record(mean_record)
+
+    @contextlib.contextmanager
+    def prior_cache(self, enabled: bool = True) -> Iterator[None]:
+        """Within: the layered prior keeps each decoded map's record (step 2 with a frozen velocity side decodes a
+        training map to the same map every epoch); cleared on leaving."""
+        cached = enabled and isinstance(self.prior, LayeredPrior)
+        if cached:
+            self.prior.cache_enabled = True
+        try:
+            yield
+        finally:
+            if cached:
+                self.prior.cache_enabled = False
+                self.prior.clear_cache()
 
     def velocity_part(self) -> list[nn.Module]:
         """The modules trained in step 1 (frozen in step 2 when the flag says so)."""
@@ -84,11 +119,16 @@ class UBDiffNet(nn.Module):
         """The record of co-latents ``z``.  ``velocity``: ``decode_velocity(z)`` when the caller already has it
         (the prior reads it; passing it saves a second pass through the velocity decoder)."""
         record = self.seismic_decoder(self.seismic_head(z))
-        if self.refiner is None:
+        if self.prior is None:
             return record
         v = (self.decode_velocity(z) if velocity is None else velocity).clamp(-1, 1)
         lo, hi = self.velocity_bounds[0], self.velocity_bounds[1]
-        return self.refiner(record, self.prior((v + 1) * (0.5 * (hi - lo)) + lo))
+        prior = self.prior((v + 1) * (0.5 * (hi - lo)) + lo)
+        if self.refiner is not None:
+            return self.refiner(record, prior)
+        s_lo, s_hi = self.seismic_bounds[0], self.seismic_bounds[1]
+        base = (torch.sign(prior) * torch.log1p(prior.abs()) - s_lo) * (2.0 / (s_hi - s_lo)) - 1.0
+        return base.to(record.dtype) + record
 
     def forward(self, velocity: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         z = self.encode(velocity)

@@ -30,11 +30,17 @@ class ModelConfig(_Strict):
         "adaln", description="how the latent reaches the seismic tokens: adaLN modulation of every block, "
                              "or cross-attention to memory tokens (the first design)")
     position_scale: float = Field(1.0, gt=0, description="initial std of the seismic tokens' position embeddings")
-    seismic_prior: Literal["none", "reflectivity"] = Field(
-        "none", description="reflectivity: add a differentiable convolutional model of the decoded velocity map "
-                            "(primaries + direct wave) to the decoded record through a learned refiner; none: the "
-                            "published decoder alone")
-    prior_channels: int = Field(8, ge=0, description="hidden channels of the prior refiner (0: one linear filter)")
+    seismic_prior: Literal["none", "reflectivity", "layered"] = Field(
+        "none", description="layered: the record starts from physics of the decoded velocity map (the solver's direct "
+                            "wave plus the exact response of its layering along each trace, geogen.models.layered) and "
+                            "the seismic decoder adds what that misses; reflectivity: a convolutional model of primaries "
+                            "through a learned refiner (the first design); none: the published decoder alone")
+    prior_channels: int = Field(8, ge=0, description="hidden channels of the reflectivity prior's refiner "
+                                                     "(0: one linear filter)")
+    prior_column_stride: int = Field(
+        8, ge=1, description="layered prior: solve every n-th receiver's column and blend between them (cost / n)")
+    prior_resolution: float = Field(
+        10.0, gt=0, description="layered prior: rows whose velocities differ by less (m/s) merge into one layer")
     denoiser: Literal["mlp", "unet1d"] = Field("mlp", description="residual MLP over the latent, or the paper's 1-D U-Net")
     denoiser_width: int = Field(256, gt=0, description="hidden width of the MLP denoiser")
     denoiser_depth: int = Field(3, gt=0, description="residual blocks of the MLP denoiser")

@@ -156,7 +156,7 @@ def train(
     norm = _normalization(run_dir, inputs, split, source, ctx)
     torch.manual_seed(training.seed)
     net = UBDiffNet(model, inputs.acquisition).to(ctx.device)
-    net.set_velocity_bounds(norm.velocity_min, norm.velocity_max)
+    net.set_normalization(norm)
     meta = {"model_config": model.model_dump(), "training_config": training.model_dump(),
             "acquisition": inputs.acquisition.to_json(), "normalization": norm.to_dict()}
     vtrain, vval = source.train, source.validation
@@ -184,12 +184,13 @@ def train(
         if not paths["step2"].exists():
             mean = mean_record(_stream(inputs.pairs_store, ("seismic",), ptrain, norm, shuffle=False, seed=seed,
                                        shard=False))
-            net.seismic_decoder.set_base_record(mean.to(ctx.device))
+            net.start_seismic_decoder(mean.to(ctx.device))
         stage = step2_stage(net, training.step2, training.step2.freeze,
                             _stream(inputs.pairs_store, pair_names, ptrain, norm, shuffle=True, seed=seed + 1),
                             _stream(inputs.pairs_store, pair_names, pval, norm, shuffle=False, seed=seed + 1),
                             paths["step2"], ctx, meta, normalizer=norm)
-        run_supervised(stage, net, run_dir, ctx, inputs.pairs_store)
+        with net.prior_cache(enabled=training.step2.freeze):
+            run_supervised(stage, net, run_dir, ctx, inputs.pairs_store)
     if "diffusion" in stages:
         if not paths["diffusion"].exists() or "step2" not in stages:
             need("step2", "diffusion")

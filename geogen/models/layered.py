@@ -1,0 +1,338 @@
+"""The exact acoustic response of horizontally layered media, batched in torch: the seismic prior.
+
+A decoder trained on a few hundred pairs learns the direct wave and regresses the
+reflections to their mean (measured on the quickstart: the scattered part of its records,
+the record minus the direct wave, missed by a relative L2 of 0.84).  This layer computes
+the reflections, refractions and multiples that the decoded velocity map implies, with
+the reflectivity method: for each trace, a 1-D column of the map is treated as a stack of
+homogeneous layers, and the wave equation is solved exactly for it in the
+frequency-wavenumber domain (Kennett's recursion for the reflection responses below and
+above the source, then an integral over horizontal wavenumber and an inverse FFT in time).
+
+Conventions, matched to :mod:`geogen.physics.modelling` so that the layer's output and
+Devito's records agree on flat layers to a few per cent of the scattered energy:
+
+- node ``k`` of a column stands for depths ``[(k - 1/2) dz, (k + 1/2) dz]``; the top node
+  extends upwards and the bottom node downwards (the absorbing padding repeats the edge
+  velocities, so it adds no contrast);
+- a line source of strength ``dx * dz`` times the Ricker wavelet (the solver's point
+  source), receivers at the source depth, record sample ``i`` at time ``(i + 1) dt``;
+- constant density: the pressure reflection coefficient of an interface is
+  ``(kz1 - kz2) / (kz1 + kz2)`` with vertical wavenumbers ``kz = sqrt(w**2 / v**2 - kx**2)``;
+- a complex frequency ``w + i sigma`` damps what arrives after the FFT window, so the
+  window can be as short as the record (Phinney's method); ``exp(sigma t)`` undoes it.
+
+Which column a trace sees: ``columns="path"`` averages the slowness of each depth row over
+the part of the source-receiver segment that the ray to a reflector below crosses there,
+from the whole segment at the surface (the direct and refracted waves run along it) to
+the midpoint at ``aperture_depth`` times the map depth; ``columns="midpoint"`` takes the
+column under the midpoint (interpolated), as many columns as the map has instead of one
+per trace.  Either is exact for flat layers and an approximation for curved or faulted
+ones (no diffractions): the learned decoder corrects it, and Devito stays the judge.
+
+The output is the record *minus the direct wave in a homogeneous medium at the mean
+velocity of the map's top row*, the definition that :mod:`geogen.evaluation.physics_check`
+uses; the direct wave itself comes from a table of Devito records
+(:mod:`geogen.physics.direct_table`), so that it carries the solver's own dispersion and
+boundary leakage and adds no error of this layer's.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from geogen.acquisition import Acquisition
+from geogen.physics.wavelet import ricker
+
+ColumnMode = Literal["path", "midpoint"]
+
+
+def _trace_geometry(a: Acquisition) -> tuple[np.ndarray, np.ndarray]:
+    """Source and receiver x (in cells) of every trace ``p = s * R + r``."""
+    xs = np.asarray(a.source_x, dtype=np.float64) / a.dx
+    xr = np.asarray(a.receiver_x, dtype=np.float64) / a.dx
+    return np.repeat(xs, len(xr)), np.tile(xr, len(xs))
+
+
+def path_weights(a: Acquisition, aperture_depth: float) -> np.ndarray:
+    """``(P, nz, nx)`` averaging weights: trace ``p``'s slowness at depth row ``k``.
+
+    Row ``k`` is averaged over ``midpoint +- half_offset * (1 - k / (aperture_depth * nz))``
+    (at least the midpoint column, linearly interpolated), the part of the segment a
+    straight ray to a deep reflector crosses at that depth.
+    """
+    src, rec = _trace_geometry(a)
+    mid, half = (src + rec) / 2, np.abs(rec - src) / 2
+    depth = np.arange(a.nz, dtype=np.float64)
+    shrink = np.clip(1.0 - depth / (aperture_depth * a.nz), 0.0, 1.0)
+    x = np.arange(a.nx, dtype=np.float64)
+    weights = np.zeros((len(src), a.nz, a.nx))
+    for p in range(len(src)):
+        lo = mid[p] - half[p] * shrink  # (nz,)
+        hi = mid[p] + half[p] * shrink
+        # the overlap of cell [x - 1/2, x + 1/2] with [lo, hi], or linear interpolation at a point
+        overlap = np.clip(np.minimum(x[None, :] + 0.5, hi[:, None]) - np.maximum(x[None, :] - 0.5, lo[:, None]), 0, None)
+        point = np.clip(1.0 - np.abs(x[None, :] - mid[p]), 0.0, None)
+        w = np.where((hi - lo)[:, None] > 1e-9, overlap, point)
+        weights[p] = w / w.sum(axis=1, keepdims=True)
+    return weights.astype(np.float32)
+
+
+def midpoint_weights(a: Acquisition) -> np.ndarray:
+    """``(P, nz, nx)`` weights of the column under each trace's midpoint (linear interpolation)."""
+    src, rec = _trace_geometry(a)
+    x = np.arange(a.nx, dtype=np.float64)
+    w = np.clip(1.0 - np.abs(x[None, :] - ((src + rec) / 2)[:, None]), 0.0, None)
+    w = w / w.sum(axis=1, keepdims=True)
+    return np.repeat(w[:, None, :], a.nz, axis=1).astype(np.float32)
+
+
+def block_layers(slowness: torch.Tensor, dz: float, resolution: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Merge runs of rows whose velocities agree within ``resolution`` m/s into layers.
+
+    ``slowness`` is ``(C, n)`` (s/m, top to bottom).  Returns the layers' slowness (the
+    mean over the run, which keeps the travel time) and thickness, both ``(C, K)`` with
+    ``K`` the most layers of any column; shorter columns are padded with layers of zero
+    thickness and the last layer's slowness, which change nothing.  The last real layer
+    is the half-space below the map.
+    """
+    c, n = slowness.shape
+    if n == 0:
+        return slowness.new_zeros(c, 0), slowness.new_zeros(c, 0)
+    level = torch.round(1.0 / (slowness * resolution))
+    new = torch.ones_like(level, dtype=torch.bool)
+    new[:, 1:] = level[:, 1:] != level[:, :-1]
+    run = torch.cumsum(new.long(), dim=1) - 1
+    k = int(run.max()) + 1
+    count = torch.zeros(c, k, dtype=slowness.dtype, device=slowness.device).scatter_add_(1, run, torch.ones_like(slowness))
+    total = torch.zeros(c, k, dtype=slowness.dtype, device=slowness.device).scatter_add_(1, run, slowness)
+    layers = total / count.clamp(min=1)
+    last = run[:, -1:]  # index of each column's last real layer
+    pad = torch.arange(k, device=slowness.device).unsqueeze(0) > last
+    layers = torch.where(pad, layers.gather(1, last).expand(-1, k), layers)
+    return layers, count * dz
+
+
+class LayeredResponse(nn.Module):
+    """Velocity maps ``(B, nz, nx)`` m/s -> layered-medium records minus the top-row direct wave, ``(B, S, T, R)``.
+
+    ``fmax`` (Hz) bounds the frequencies computed (default 2.7 x the wavelet's peak, where
+    a Ricker spectrum is below 0.5 % of its peak); ``resolution`` (m/s) is how close two
+    rows' velocities must be to merge into one layer (the cost grows with the number of
+    layers).  No weights: everything here is physics.
+    """
+
+    def __init__(self, acquisition: Acquisition, *, columns: ColumnMode = "path", aperture_depth: float = 2.0,
+                 fmax: float | None = None, window: float = 1.0, damping_decades: float = 3.0,
+                 wavenumber_margin: float = 1.15, resolution: float = 10.0, margin: float = 1500.0,
+                 column_stride: int = 1) -> None:
+        super().__init__()
+        a = self.acquisition = acquisition
+        self.S, self.T, self.R = a.seismic_shape
+        self.nz, self.dz, self.resolution = a.nz, float(a.dz), float(resolution)
+        self.source_row = min(int(round(a.source_z / a.dz)), a.nz - 2)
+        self.source_depth = float(a.source_z)
+        fmax = 2.7 * a.frequency if fmax is None else float(fmax)
+        n_fft = max(int(round(window * (a.nt + 1))), a.nt + 1)
+        span = n_fft * a.dt
+        sigma = damping_decades * math.log(10.0) / span
+        freqs = np.arange(n_fft // 2 + 1) / span
+        n_freq = int(np.searchsorted(freqs, fmax)) + 1
+        omega = 2 * np.pi * freqs[:n_freq] + 1j * sigma  # e^{-i w t}; Im w > 0 damps late arrivals
+        times = np.arange(n_fft) * a.dt
+        wavelet = ricker(a.frequency, a.wavelet_delay, times)
+        spectrum = np.conj(np.fft.rfft(wavelet * np.exp(-sigma * times)))[:n_freq] * a.dx * a.dz
+        src, rec = _trace_geometry(a)
+        offsets = np.abs(rec - src) * a.dx
+        distinct, offset_index = np.unique(np.round(offsets, 6), return_inverse=True)  # (nk, n_off) cosines
+        period = 2.0 * offsets.max() + margin  # m: the horizontal period of the wavenumber sum
+        dk = 2 * np.pi / period
+        k_max = min(wavenumber_margin * 2 * np.pi * fmax / a.vmin, np.pi / a.dx)
+        kx = np.arange(int(np.ceil(k_max / dk)) + 1) * dk
+        quad = np.full(kx.size, dk / np.pi)
+        quad[0] /= 2  # (1/pi) int_0^inf by the trapezoid rule
+        weights = path_weights(a, aperture_depth) if columns == "path" else midpoint_weights(a)
+        anchors, lower, upper, alpha = _anchor_plan(self.S, self.R, max(1, int(column_stride)))
+        self.n_fft, self.n_freq = n_fft, n_freq
+        w2 = omega**2
+        buffers = {
+            "w2_re": torch.tensor(w2.real[:, None], dtype=torch.float32),  # (F, 1)
+            "w2_im": torch.tensor(w2.imag[:, None], dtype=torch.float32),
+            "kx2": torch.tensor(kx**2, dtype=torch.float32),
+            "spectrum": torch.tensor(spectrum, dtype=torch.complex64),
+            "cosines": torch.tensor(np.cos(kx[:, None] * distinct[None, :]) * quad[:, None], dtype=torch.float32),
+            "offset_index": torch.from_numpy(offset_index),  # (P,) into the distinct offsets
+            "undamp": torch.tensor(np.exp(sigma * times[1:a.nt + 1]), dtype=torch.float32),
+            "column_weights": torch.from_numpy(weights[anchors]),  # (A, nz, nx): the traces whose column is computed
+            "lower": torch.from_numpy(lower), "upper": torch.from_numpy(upper),  # (P,) anchors around each trace
+            "alpha": torch.from_numpy(alpha),  # (P,) weight of the upper anchor
+        }
+        for name, value in buffers.items():
+            self.register_buffer(name, value, persistent=False)
+
+    def _kz(self, slowness: torch.Tensor) -> Complex:
+        """Vertical wavenumbers ``(..., F, K)`` for slownesses ``(...)``: the root with Im >= 0, as (re, im).
+
+        Complex arithmetic is spelled out in float32 pairs throughout: torch's complex
+        square root and exponential are not vectorised on the CPU and cost 4-5 x more.
+        """
+        u2 = (slowness * slowness)[..., None, None]
+        return _csqrt(self.w2_re * u2 - self.kx2, self.w2_im * u2)
+
+    def _reflect(self, above: Complex, below: Complex, response: Complex) -> Complex:
+        """Kennett's step: the response seen from ``above`` of an interface over a medium whose response is given.
+
+        ``(r + P) / (1 + r P)`` with ``r = (a - b) / (a + b)``, written as one division:
+        ``((a - b) + (a + b) P) / ((a + b) + (a - b) P)``.
+        """
+        diff, total = _csub(above, below), _cadd(above, below)
+        return _cdiv(_cadd(diff, _cmul(total, response)), _cadd(total, _cmul(diff, response)))
+
+    def _down(self, source: torch.Tensor, layers: torch.Tensor, thickness: torch.Tensor) -> Complex:
+        """Reflection response of the layers below the source row, at the row's bottom, seen from it."""
+        kz_below = self._kz(layers[:, -1])
+        response = (torch.zeros_like(kz_below[0]), torch.zeros_like(kz_below[0]))
+        for k in range(layers.shape[1] - 1, -1, -1):
+            kz_above = self._kz(source if k == 0 else layers[:, k - 1])
+            if k < layers.shape[1] - 1:  # the last layer is the half-space: nothing comes back from below it
+                response = _cmul(response, _cexp_i(kz_below, 2.0 * thickness[:, k, None, None]))
+            response = self._reflect(kz_above, kz_below, response)
+            kz_below = kz_above
+        return response
+
+    def _up(self, rows: torch.Tensor) -> Complex:
+        """Reflection response of the rows above the source row (rows ``0 .. source``), at its top, seen from it."""
+        first = self._kz(rows[:, 0])
+        response = (torch.zeros_like(first[0]), torch.zeros_like(first[0]))
+        for j in range(1, rows.shape[1]):
+            kz_above, kz_here = self._kz(rows[:, j - 1]), self._kz(rows[:, j])
+            if j > 1:
+                response = _cmul(response, _cexp_i(kz_above, 2.0 * self.dz))
+            response = self._reflect(kz_here, kz_above, response)
+        return response
+
+    def _field(self, slowness: torch.Tensor, layers: torch.Tensor, thickness: torch.Tensor,
+               top: torch.Tensor) -> Complex:
+        """The f-k response ``(C, F, K)`` of columns ``(C, nz)`` (their layers below the source row given)."""
+        js = self.source_row
+        source = slowness[:, js]
+        kz_s = self._kz(source)
+        down = _cmul(self._down(source, layers, thickness),
+                     _cexp_i(kz_s, 2.0 * ((js + 0.5) * self.dz - self.source_depth)))
+        up = self._up(slowness[:, : js + 1])
+        if js >= 1:
+            up = _cmul(up, _cexp_i(kz_s, 2.0 * (self.source_depth - (js - 0.5) * self.dz)))
+        # s (1 + Ru)(1 + Rd) / (1 - Ru Rd) - s0: s = i / (2 kz) in the source row, s0 in the top-row medium
+        loop = _cmul(up, down)
+        ratio = _cdiv(_cmul(_cadd1(up), _cadd1(down)), (1.0 - loop[0], -loop[1]))
+        return _csub(_ci_half_over(kz_s, ratio), _ci_half_over(self._kz(top), None))
+
+    @torch.no_grad()
+    def forward(self, velocity: torch.Tensor, *, chunk: int = 256) -> torch.Tensor:
+        """Records ``(B, S, T, R)`` of maps ``(B, nz, nx)`` m/s.
+
+        Columns are solved ``chunk`` at a time (in cache, grouped by their number of
+        layers so that short columns do not pay for long ones); with ``column_stride``
+        > 1 only every stride-th receiver's column is solved and each trace blends the
+        f-k responses of the two around it before the wavenumber integral at its own
+        offset, so moveout stays exact and only the layering is interpolated.
+        """
+        v = velocity.detach().float()
+        dev = v.device
+        b, n_anchor, n_trace = v.shape[0], self.column_weights.shape[0], self.S * self.R
+        slowness = torch.einsum("azx,bzx->baz", self.column_weights, 1.0 / v).reshape(-1, self.nz)  # (B*A, nz)
+        layers, thickness = block_layers(slowness[:, self.source_row + 1:], self.dz, self.resolution)
+        count = (thickness > 0).sum(dim=1)
+        order = torch.argsort(count)
+        top = (1.0 / v[:, 0].mean(dim=1, keepdim=True)).expand(-1, n_anchor).reshape(-1)
+        shape = (slowness.shape[0], self.n_freq, self.kx2.numel())
+        field = (torch.empty(shape, device=dev), torch.empty(shape, device=dev))
+        for start in range(0, order.numel(), chunk):
+            idx = order[start:start + chunk]
+            k = max(int(count[idx].max()), 1)
+            part = self._field(slowness[idx], layers[idx, :k], thickness[idx, :k], top[idx])
+            field[0][idx], field[1][idx] = part
+        # every anchor's response at every distinct offset (one matrix product), then each trace blends its two
+        # anchors' spectra at its own offset
+        n_off = self.cosines.shape[1]
+        at_offsets = [torch.matmul(f, self.cosines) for f in field]  # (B*A, F, n_off)
+        base = (torch.arange(b, device=dev) * n_anchor).repeat_interleave(n_trace)
+        off = self.offset_index.repeat(b)
+        lower = (base + self.lower.repeat(b)) * n_off + off
+        upper = (base + self.upper.repeat(b)) * n_off + off
+        alpha = self.alpha.repeat(b)[:, None]
+        parts = []
+        for g in at_offsets:
+            flat = g.transpose(1, 2).reshape(-1, self.n_freq)  # (B*A*n_off, F)
+            parts.append(flat[lower] * (1 - alpha) + flat[upper] * alpha)
+        spec = torch.complex(*parts)
+        full = torch.zeros(spec.shape[0], self.n_fft // 2 + 1, dtype=spec.dtype, device=dev)
+        full[:, : self.n_freq] = (spec * self.spectrum).conj()
+        trace = torch.fft.irfft(full, n=self.n_fft, dim=1)[:, 1: self.T + 1] * self.undamp
+        return trace.view(b, self.S, self.R, self.T).transpose(2, 3).contiguous()
+
+
+def _anchor_plan(n_sources: int, n_receivers: int, stride: int) -> tuple[np.ndarray, ...]:
+    """Traces whose columns are solved (every ``stride``-th receiver of each shot, and the last), and for
+    every trace the two anchors around it (indices into the anchors) with the upper one's weight."""
+    per_shot = sorted(set(range(0, n_receivers, stride)) | {n_receivers - 1})
+    anchors = np.asarray([s * n_receivers + r for s in range(n_sources) for r in per_shot])
+    lower, upper, alpha = (np.empty(n_sources * n_receivers, dtype=t) for t in (np.int64, np.int64, np.float32))
+    for s in range(n_sources):
+        for r in range(n_receivers):
+            j = int(np.searchsorted(per_shot, r, side="right")) - 1
+            j_up = min(j + 1, len(per_shot) - 1)
+            lo, hi = per_shot[j], per_shot[j_up]
+            p = s * n_receivers + r
+            lower[p], upper[p] = s * len(per_shot) + j, s * len(per_shot) + j_up
+            alpha[p] = 0.0 if hi == lo else (r - lo) / (hi - lo)
+    return anchors, lower, upper, alpha
+
+
+Complex = tuple[torch.Tensor, torch.Tensor]
+
+
+def _cadd(x: Complex, y: Complex) -> Complex:
+    return x[0] + y[0], x[1] + y[1]
+
+
+def _csub(x: Complex, y: Complex) -> Complex:
+    return x[0] - y[0], x[1] - y[1]
+
+
+def _cadd1(x: Complex) -> Complex:
+    return x[0] + 1.0, x[1]
+
+
+def _cmul(x: Complex, y: Complex) -> Complex:
+    return x[0] * y[0] - x[1] * y[1], x[0] * y[1] + x[1] * y[0]
+
+
+def _cdiv(x: Complex, y: Complex) -> Complex:
+    scale = 1.0 / (y[0] * y[0] + y[1] * y[1])
+    return (x[0] * y[0] + x[1] * y[1]) * scale, (x[1] * y[0] - x[0] * y[1]) * scale
+
+
+def _csqrt(re: torch.Tensor, im: torch.Tensor) -> Complex:
+    """Principal square root of ``re + i im`` for ``im >= 0`` (so the root has Im >= 0)."""
+    modulus = torch.hypot(re, im)
+    return torch.sqrt((modulus + re).clamp_(min=0.0) * 0.5), torch.sqrt((modulus - re).clamp_(min=0.0) * 0.5)
+
+
+def _cexp_i(kz: Complex, distance: torch.Tensor | float) -> Complex:
+    """``exp(i kz d)``: the phase and decay over ``d`` (broadcast against ``kz``)."""
+    amplitude = torch.exp(-kz[1] * distance)
+    phase = kz[0] * distance
+    return amplitude * torch.cos(phase), amplitude * torch.sin(phase)
+
+
+def _ci_half_over(kz: Complex, factor: Complex | None) -> Complex:
+    """``i / (2 kz) * factor`` (factor 1 when None): the source term of a line source."""
+    scale = 0.5 / (kz[0] * kz[0] + kz[1] * kz[1])
+    s = (kz[1] * scale, kz[0] * scale)  # i conj(kz) / (2 |kz|^2)
+    return s if factor is None else _cmul(s, factor)
