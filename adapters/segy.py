@@ -13,7 +13,8 @@ geogen's; samples (with the IBM conversion) and header fields come from segyio.
 Options (``geogen.ingest(..., **options)`` or the CLI flags of the same name):
 ``dz``/``dx`` (m) and ``depth_unit`` (auto|m|mm) for velocity in depth, ``geographic``
 (keep arc-second/degree coordinates, as degrees), ``workers`` (processes, default: one
-per core), ``scheduler`` (a dask scheduler address), ``level`` (Blosc-zstd level); export
+per core), ``scheduler`` (a dask scheduler address), ``level`` (Blosc level),
+``sample_codec`` (``lz4``, the default, or ``zstd``: see ``segy_ingest.SAMPLE_CNAME``); export
 takes ``segy_format`` (ibm|ieee|...).
 
 Only what ingest needs is imported on that path (numpy, segyio, numcodecs): no xarray,

@@ -41,20 +41,21 @@ from geogen.adapters.segy_zarr import ArraySpec, StoreLayout, coordinates_attr
 from geogen.errors import InputError
 
 #: Decoded bytes per block of grid rows (samples, raw headers, geometry): a few shots.
-BLOCK_BYTES = 16 * 2**20
+BLOCK_BYTES = 32 * 2**20
 #: Largest grid row (one shot, one inline) in float32 samples: blocks are whole rows.
 MAX_ROW_BYTES = 2**30
 #: Smallest sample chunk for grids whose rows are single traces (2-D stacks, velocity by CDP).
 MIN_CHUNK_BYTES = 2**20
 DEFAULT_LEVEL = 1  # Blosc-zstd level: see bench/bench_ingest.py for the measured trade-off
-#: Blosc block size and shuffle for samples.  Measured on the bench's float32 shot gathers
-#: (zstd 1, one core, this 2-core machine under load): 2 MiB blocks with byte shuffling
-#: compress at 440 MB/s to 83.6 % of the size, with bit shuffling at 400 MB/s to 84.9 %, and
-#: the automatic block size with bit shuffling at 300 MB/s to 87.8 %; levels 3 and 5 cost
-#: 2-3x the CPU for the same ratio.  (lz4 would be 3x faster at 87.6 %; geogen's stores are zstd.)
+#: Blosc codec for the samples.  Measured on the bench's float32 shot gathers (one core, this
+#: 2-core machine under load, 2 MiB Blosc blocks): lz4 with bit shuffling compresses at
+#: 1100-1300 MB/s to 87.6 % of the size, zstd level 1 at 400-620 MB/s to 83.6-84.9 % (byte or
+#: bit shuffling); levels 3 and 5 of zstd cost 2-3x the CPU for the same ratio.  Seismic
+#: amplitudes hardly compress, so lz4's speed is worth its 3-4 % more bytes here; every other
+#: array of the store is zstd.  ``sample_codec="zstd"`` (API option) chooses the smaller store.
 SAMPLE_BLOCKSIZE = 2 * 2**20
-SAMPLE_SHUFFLE = "shuffle"
-SAMPLE_CNAME = "zstd"
+SAMPLE_SHUFFLE = "bitshuffle"
+SAMPLE_CNAME = "lz4"
 
 
 def ingest_segy(path: Path, out: Path, *, kind: str = "auto", headers: Mapping[str, int] | None = None,
@@ -83,7 +84,7 @@ def ingest_segy(path: Path, out: Path, *, kind: str = "auto", headers: Mapping[s
     if plan.dims == ("x",):  # a 2-D velocity section: small, built in memory
         return velocity_section(layout, plan, out, attrs, level)
     return ingest_grid(layout, plan, out, attrs, level=level, workers=options.get("workers"),
-                       scheduler=options.get("scheduler"))
+                       scheduler=options.get("scheduler"), sample_codec=options.get("sample_codec"))
 
 
 def check_overrides_populated(scan: HeaderScan, overrides: Mapping[str, int]) -> None:
@@ -138,20 +139,28 @@ def rows_per_block(plan: GridPlan, n_samples: int, sample_rows: int) -> int:
 
 
 def sample_chunk_rows(plan: GridPlan, n_samples: int) -> int:
-    """One shot or inline per chunk; grids of single traces (2-D) get chunks of about a MiB."""
+    """One shot or inline per chunk; grids of single traces (2-D) get chunks of about a MiB.
+
+    The chunks of one block are stored together, as one shard (Zarr v3 sharding): a reader
+    still reads one shot, and the store holds one file per block instead of one per shot
+    (creating files is the dearest part of writing on some file systems).
+    """
     if len(plan.dims) > 1:
         return 1
     return max(1, MIN_CHUNK_BYTES // max(1, n_samples * 4))
 
 
 def ingest_grid(layout: SegyLayout, plan: GridPlan, out: Path, attrs: dict[str, Any], *, level: int = DEFAULT_LEVEL,
-                workers: int | None = None, scheduler: str | None = None) -> dict[str, Any]:
+                workers: int | None = None, scheduler: str | None = None, sample_codec: str | None = None) -> dict[str, Any]:
     """Lay the store out, then fill samples, raw headers and the per-trace variables (trace
     numbers, mask, geometry) a block of grid rows at a time, in the workers."""
     from geogen.adapters import segy_parallel
 
     ns = layout.n_samples
     name = "velocity" if plan.kind == "velocity" else "seismic"
+    sample_codec = sample_codec or SAMPLE_CNAME
+    if sample_codec not in ("lz4", "zstd"):
+        raise InputError(f"sample_codec {sample_codec!r}: choose lz4 or zstd")
     per_row = int(np.prod(plan.shape[1:], dtype=np.int64))
     if per_row * ns * 4 > MAX_ROW_BYTES:
         raise InputError(f"one {plan.dims[0]} of the grid would hold {per_row} traces of {ns} samples "
@@ -163,14 +172,15 @@ def ingest_grid(layout: SegyLayout, plan: GridPlan, out: Path, attrs: dict[str, 
     geometry = plan.geometry.variables() if plan.geometry else {}
     non_dim = [c for c, spec in plan.coords.items() if (spec[0] if isinstance(spec[0], str) else None) != c]
     coords = coordinates_attr(sorted([*non_dim, *geometry, "trace_mask"]))
-    sample_rows = sample_chunk_rows(plan, ns)
     grid = plan.shape
+    sample_rows = min(sample_chunk_rows(plan, ns), grid[0])
     block_rows = min(rows_per_block(plan, ns, sample_rows), grid[0])
     data_attrs = ({"units": "m/s", "long_name": "P-wave velocity"} if name == "velocity"
                   else {"units": "1", "long_name": "recorded amplitude"})
     big = {
-        name: ArraySpec(name, (*plan.dims, plan.sample_dim), (*grid, ns), "float32", min(sample_rows, grid[0]), level,
-                        SAMPLE_BLOCKSIZE, {**data_attrs, "coordinates": coords}, SAMPLE_SHUFFLE, SAMPLE_CNAME),
+        name: ArraySpec(name, (*plan.dims, plan.sample_dim), (*grid, ns), "float32", sample_rows, level,
+                        SAMPLE_BLOCKSIZE, {**data_attrs, "coordinates": coords}, SAMPLE_SHUFFLE, sample_codec,
+                        shard_rows=-(-block_rows // sample_rows) * sample_rows),
         "trace_header": ArraySpec("trace_header", (*plan.dims, "header_byte"), (*grid, TRACE_HEADER_BYTES), "uint8",
                                   block_rows, level, attrs={"long_name": "SEG-Y trace headers, raw 240 bytes",
                                                             "coordinates": coords}),

@@ -63,28 +63,36 @@ class ArraySpec:
     attrs: dict[str, Any] = field(default_factory=dict)
     shuffle: str = "bitshuffle"
     cname: str = "zstd"
+    shard_rows: int = 0  # > 0: chunks of chunk_rows rows stored shard_rows rows to a file (Zarr v3 sharding)
 
     @property
     def np_dtype(self) -> np.dtype:
         return np.dtype(self.dtype)
 
     @property
-    def n_chunks(self) -> int:
-        return -(-self.shape[0] // self.chunk_rows) if self.shape[0] else 0
+    def file_rows(self) -> int:
+        """Rows per stored object: a shard where sharded, else a chunk."""
+        return self.shard_rows or self.chunk_rows
 
     def metadata(self) -> dict[str, Any]:
         dt = self.np_dtype
         attrs = dict(self.attrs)
         if dt.kind == "f":
             attrs["_FillValue"] = _xarray_fill_attr()
+        codecs = [{"name": "bytes", "configuration": {"endian": "little"}},
+                  {"name": "blosc", "configuration": blosc_config(dt, self.level, self.blocksize, self.shuffle, self.cname)}]
+        if self.shard_rows:
+            codecs = [{"name": "sharding_indexed", "configuration": {
+                "chunk_shape": [self.chunk_rows, *self.shape[1:]], "codecs": codecs,
+                "index_codecs": [{"name": "bytes", "configuration": {"endian": "little"}}, {"name": "crc32c"}],
+                "index_location": "end"}}]
         return {
             "shape": list(self.shape),
             "data_type": dt.name,
-            "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [self.chunk_rows, *self.shape[1:]]}},
+            "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [self.file_rows, *self.shape[1:]]}},
             "chunk_key_encoding": {"name": "default", "configuration": {"separator": "."}},
             "fill_value": _fill_value(dt),
-            "codecs": [{"name": "bytes", "configuration": {"endian": "little"}},
-                       {"name": "blosc", "configuration": blosc_config(dt, self.level, self.blocksize, self.shuffle, self.cname)}],
+            "codecs": codecs,
             "attributes": attrs,
             "dimension_names": list(self.dims),
             "zarr_format": 3,
@@ -93,8 +101,8 @@ class ArraySpec:
         }
 
     def key(self, i: int) -> str:
-        """Zarr v3 default chunk key of chunk row ``i``, with the "." separator: every chunk of an
-        array in the array's folder, so that writing one costs no directory of its own."""
+        """Zarr v3 default key of stored object ``i`` (chunk, or shard), with the "." separator: every
+        object of an array in the array's folder, so that writing one costs no directory of its own."""
         return self.name + "/" + ".".join(["c", str(i), *["0"] * (len(self.shape) - 1)])
 
     def codec(self) -> Any:
@@ -104,26 +112,53 @@ class ArraySpec:
         return Blosc(cname=c["cname"], clevel=c["clevel"], shuffle=_SHUFFLE[c["shuffle"]], blocksize=c["blocksize"],
                      typesize=c["typesize"])
 
-    def chunks_of(self, r0: int, r1: int) -> list[tuple[int, int, int]]:
-        """(chunk index, first row, end row) of the chunks that rows ``[r0, r1)`` fill exactly."""
-        if r0 % self.chunk_rows:
-            raise ValueError(f"{self.name}: rows from {r0} do not start on a chunk boundary")
-        return [(c0 // self.chunk_rows, c0, min(r1, c0 + self.chunk_rows)) for c0 in range(r0, r1, self.chunk_rows)]
+    def objects_of(self, r0: int, r1: int) -> list[tuple[int, int, int]]:
+        """(object index, first row, end row) of the chunks or shards that rows ``[r0, r1)`` fill exactly."""
+        rows = self.file_rows
+        if r0 % rows:
+            raise ValueError(f"{self.name}: rows from {r0} do not start on a chunk or shard boundary")
+        return [(c0 // rows, c0, min(r1, c0 + rows)) for c0 in range(r0, r1, rows)]
 
     def write_rows(self, root: Path, r0: int, values: np.ndarray, codec: Any = None) -> int:
-        """Encode and write the chunks holding rows ``[r0, r0 + len(values))``; returns bytes written."""
+        """Encode and write the chunks (or shards) holding rows ``[r0, r0 + len(values))``; returns bytes written."""
         codec = codec or self.codec()
         values = np.asarray(values, dtype=self.np_dtype.newbyteorder("<"))
         written = 0
-        for i, c0, c1 in self.chunks_of(r0, r0 + values.shape[0]):
-            chunk = values[c0 - r0:c1 - r0]
-            if c1 - c0 < self.chunk_rows:  # an edge chunk is stored at full size, padded with the fill value
-                full = np.full((self.chunk_rows, *chunk.shape[1:]), np.nan if chunk.dtype.kind == "f" else 0,
-                               chunk.dtype)
-                full[:c1 - c0] = chunk
-                chunk = full
-            written += write_file(root / self.key(i), codec.encode(np.ascontiguousarray(chunk)))
+        for i, c0, c1 in self.objects_of(r0, r0 + values.shape[0]):
+            rows = values[c0 - r0:c1 - r0]
+            data = self._shard(rows, codec) if self.shard_rows else codec.encode(self._full(rows))
+            written += write_file(root / self.key(i), data)
         return written
+
+    def _full(self, chunk: np.ndarray) -> np.ndarray:
+        """An edge chunk is stored at full size, padded with the fill value."""
+        if chunk.shape[0] < self.chunk_rows:
+            full = np.full((self.chunk_rows, *chunk.shape[1:]), np.nan if chunk.dtype.kind == "f" else 0, chunk.dtype)
+            full[:chunk.shape[0]] = chunk
+            chunk = full
+        return np.ascontiguousarray(chunk)
+
+    def _shard(self, rows: np.ndarray, codec: Any) -> bytes:
+        """One shard as the sharding codec stores it: the encoded inner chunks one after another,
+        then the index ((offset, length) per inner chunk, little-endian uint64; all ones for a chunk
+        beyond the array's edge) and its CRC32C."""
+        import google_crc32c
+
+        n_inner = self.shard_rows // self.chunk_rows
+        index = np.full((n_inner, 2), np.iinfo(np.uint64).max, dtype="<u8")
+        parts, offset = [], 0
+        for k in range(n_inner):
+            chunk = rows[k * self.chunk_rows:(k + 1) * self.chunk_rows]
+            if chunk.shape[0] == 0:
+                break
+            data = codec.encode(self._full(chunk))
+            index[k] = (offset, len(data))
+            parts.append(data)
+            offset += len(data)
+        raw_index = index.tobytes()
+        parts.append(raw_index)
+        parts.append(int(google_crc32c.value(raw_index)).to_bytes(4, "little"))
+        return b"".join(parts)
 
 
 def write_file(path: Path, data: bytes | memoryview) -> int:

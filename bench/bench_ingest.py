@@ -6,7 +6,8 @@ read from the page cache, so this measures decoding and writing, not the disk):
 * default: a ~198 MB IBM-float file (100 shots x 240 receivers x 2000 samples); segyio's
   ``f.trace.raw[:]`` and ``geogen.ingest`` in this process (the Python API; the fill runs in
   ``os.cpu_count()`` forked worker processes, whose CPU time the CPU column includes) per
-  Blosc-zstd level, then ``geogen ingest`` as a command with its peak resident memory;
+  sample codec (Blosc lz4, the default, and zstd), then ``geogen ingest`` as a command with its
+  peak resident memory;
 * ``--process-gb 1``: a file of about that many GB of shot gathers, and the two *whole
   processes* side by side, interpreter start and imports included on both sides:
   ``geogen ingest FILE`` against ``python -c "import segyio; ...; f.trace.raw[:]"``,
@@ -148,7 +149,7 @@ SEGYIO_PROCESS = "import sys, segyio\nwith segyio.open(sys.argv[1], ignore_geome
 
 def bench_in_process(args: argparse.Namespace, root: Path) -> None:
     import geogen
-    from geogen.adapters.segy_ingest import DEFAULT_LEVEL
+    from geogen.adapters.segy_ingest import SAMPLE_CNAME
 
     src = root / "shots.sgy"
     t0 = time.perf_counter()
@@ -165,14 +166,14 @@ def bench_in_process(args: argparse.Namespace, root: Path) -> None:
     print(f"segyio f.trace.raw[:]       : {t_seg:6.3f} s wall {c_seg:6.3f} s CPU  {size_mb / t_seg:7.1f} MB/s")
     geogen.ingest(src, root / "warm.zarr")  # first call pays imports and entry-point discovery
     shutil.rmtree(root / "warm.zarr")
-    for level in (int(v) for v in args.levels.split(",")):
-        target = root / f"level{level}.zarr"
-        t_api, c_api = best(lambda: geogen.ingest(src, target, level=level), args.repeat,
+    for codec in args.codecs.split(","):
+        target = root / f"{codec}.zarr"
+        t_api, c_api = best(lambda: geogen.ingest(src, target, sample_codec=codec), args.repeat,
                             before=lambda: shutil.rmtree(target, ignore_errors=True))
         stored = sum(p.stat().st_size for p in target.rglob("*") if p.is_file()) / 1e6
-        print(f"geogen.ingest API, zstd {level} : {t_api:6.3f} s wall {c_api:6.3f} s CPU  {size_mb / t_api:7.1f} MB/s  "
+        print(f"geogen.ingest API, {codec:4s}    : {t_api:6.3f} s wall {c_api:6.3f} s CPU  {size_mb / t_api:7.1f} MB/s  "
               f"ratio to segyio {t_seg / t_api:.2f}  store {stored:.1f} MB ({stored / size_mb:.0%} of the file)"
-              + ("  (default level)" if level == DEFAULT_LEVEL else ""))
+              + ("  (default)" if codec == SAMPLE_CNAME else ""))
         shutil.rmtree(target)
     t0 = time.perf_counter()
     proc = subprocess.run([*geogen_command(), "ingest", str(src), "--out", str(root / "cli.zarr")],
@@ -242,7 +243,7 @@ def main() -> None:
     ap.add_argument("--receivers", type=int, default=240)
     ap.add_argument("--samples", type=int, default=2000)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--levels", default="1,3", help="Blosc-zstd levels to compare")
+    ap.add_argument("--codecs", default="lz4,zstd", help="sample codecs to compare (Blosc lz4, zstd)")
     ap.add_argument("--process-gb", type=float, default=None,
                     help="compare whole processes (geogen ingest vs a segyio raw read) on a file of this many GB")
     ap.add_argument("--many-traces", default=None, help="comma-separated trace counts for the memory scan")
