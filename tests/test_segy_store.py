@@ -119,3 +119,16 @@ def test_cli_unreachable_scheduler_is_one_line(tmp_path, stores):
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
     assert "no dask scheduler answers there" in proc.stderr
     assert not (tmp_path / "line.zarr").exists()
+
+
+def test_sample_codec_choice(tmp_path, stores):
+    import zarr
+
+    path = stores["survey"][0]
+    lz4 = geogen.ingest(path, tmp_path / "lz4.zarr")
+    zstd = geogen.ingest(path, tmp_path / "zstd.zarr", sample_codec="zstd")
+    xr.testing.assert_identical(lz4.load(), zstd.load())
+    inner = zarr.open_array(tmp_path / "zstd.zarr" / "seismic", mode="r").metadata.codecs[0].codecs
+    assert [getattr(c, "cname", None) for c in inner][-1].value == "zstd"
+    with pytest.raises(InputError, match="sample_codec 'gzip': choose lz4 or zstd"):
+        geogen.ingest(path, tmp_path / "bad.zarr", sample_codec="gzip")
