@@ -186,7 +186,7 @@ def test_openfwi_files_are_ingested_and_trained(tmp_path):
     np.save(tmp_path / "paired" / "model1.npy", v[:4, None])  # the few maps with records
     np.save(tmp_path / "paired" / "data1.npy", forward(v[:4], acq))
     wf = Workflow.from_yaml(ROOT / "workflows" / "openfwi.yaml", overrides=[
-        f"run.dir={tmp_path / 'run'}", f"data.velocity=[[{tmp_path / 'model1.npy'}]]",
+        f"run.dir={tmp_path / 'run'}", "data.synth=null", f"data.velocity=[[{tmp_path / 'model1.npy'}]]",
         f"data.paired=[[{tmp_path / 'paired' / 'model1.npy'}, {tmp_path / 'paired' / 'data1.npy'}]]",
         "data.splits.validation=0.25", "data.splits.test=0.25",
         *TINY, "generation.n=2", "generation.batch_size=2", "validation.filter=1000",
