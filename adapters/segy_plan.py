@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from geogen.adapters.segy_format import BIN_MEASUREMENT, SegyLayout
+from geogen.adapters.segy_format import BIN_MEASUREMENT
 from geogen.adapters.segy_headers import (
     UNIT_NAMES, HeaderScan, Interval, apply_scalar, fields_at,
 )
