@@ -119,7 +119,9 @@ def pair_files(velocity: Sequence[NpyFile], seismic: Sequence[NpyFile]) -> list[
     by_number: dict[int, NpyFile] = {}
     for f in seismic:
         if f.number is None:
-            raise InputError("has no number in its name to pair it with a model file (e.g. data3.npy with model3.npy)", path=f.path)
+            raise InputError(
+                "has no number in its name to pair it with a model file (e.g. data3.npy with model3.npy)", path=f.path
+            )
         if f.number in by_number:
             raise InputError(f"pairs with the same number {f.number} as {by_number[f.number].path.name}", path=f.path)
         by_number[f.number] = f
@@ -213,11 +215,18 @@ class OpenFWIAdapter(Adapter):
         velocity = [f for f in files if f.role == "velocity"]
         seismic = [f for f in files if f.role == "seismic"]
         if not velocity:
-            raise InputError("only data files given; OpenFWI records need their model*.npy/vel*.npy velocity files", path=seismic[0].path)
+            raise InputError(
+                "only data files given; OpenFWI records need their model*.npy/vel*.npy velocity files",
+                path=seismic[0].path,
+            )
         if request.kind not in ("auto", "velocity", "pairs"):
-            raise InputError(f"OpenFWI files hold velocity maps or pairs, not a {request.kind} store", path=velocity[0].path)
+            raise InputError(
+                f"OpenFWI files hold velocity maps or pairs, not a {request.kind} store", path=velocity[0].path
+            )
         if request.kind == "pairs" and not seismic:
-            raise InputError("--kind pairs needs the data*.npy files that go with the model files", path=velocity[0].path)
+            raise InputError(
+                "--kind pairs needs the data*.npy files that go with the model files", path=velocity[0].path
+            )
         dz = float(request.options.get("dz", 10.0))
         dx = float(request.options.get("dx", 10.0))
         if dz <= 0 or dx <= 0:
@@ -225,7 +234,10 @@ class OpenFWIAdapter(Adapter):
         grid = velocity[0].shape[-2:]
         for f in velocity[1:]:
             if f.shape[-2:] != grid:
-                raise InputError(f"holds {f.shape[-2]} x {f.shape[-1]} maps, {velocity[0].path.name} holds {grid[0]} x {grid[1]}", path=f.path)
+                raise InputError(
+                    f"holds {f.shape[-2]} x {f.shape[-1]} maps, {velocity[0].path.name} holds {grid[0]} x {grid[1]}",
+                    path=f.path,
+                )
         # Files concatenate in the order of their numbers (model2 before model10), as a
         # shell glob would not give them.
         velocity.sort(key=lambda f: (f.number is None, f.number or 0, str(f.path)))
@@ -253,7 +265,9 @@ class OpenFWIAdapter(Adapter):
             target[a:b] = values
 
     # ------------------------------------------------------------------------- pairs
-    def _ingest_pairs(self, pairs: list[tuple[NpyFile, NpyFile]], out: Path, dz: float, dx: float, acquisition: Any) -> None:
+    def _ingest_pairs(
+        self, pairs: list[tuple[NpyFile, NpyFile]], out: Path, dz: float, dx: float, acquisition: Any
+    ) -> None:
         nz, nx = pairs[0][0].shape[-2:]
         if acquisition is None:
             try:
@@ -265,9 +279,15 @@ class OpenFWIAdapter(Adapter):
         a: Acquisition = acquisition
         for v, s in pairs:
             if v.n != s.n:
-                raise InputError(f"holds {s.n} records but {v.path.name} holds {v.n} velocity maps; they must pair one to one", path=s.path)
+                raise InputError(
+                    f"holds {s.n} records but {v.path.name} holds {v.n} velocity maps; they must pair one to one",
+                    path=s.path,
+                )
             if tuple(v.shape[-2:]) != a.shape:
-                raise InputError(f"holds {v.shape[-2]} x {v.shape[-1]} maps, the acquisition of {s.path.name} needs {a.nz} x {a.nx}", path=v.path)
+                raise InputError(
+                    f"holds {v.shape[-2]} x {v.shape[-1]} maps, the acquisition of {s.path.name} needs {a.nz} x {a.nx}",
+                    path=v.path,
+                )
             if tuple(s.shape[1:]) != a.seismic_shape:
                 raise InputError(
                     f"holds records of {s.shape[1:]} (source, time, receiver) but {v.path.name} and the "

@@ -24,8 +24,16 @@ import xarray as xr
 
 from geogen.adapters.segy_codec import encode
 from geogen.adapters.segy_format import (
-    BIN_EXT_HEADERS, BIN_FORMAT, BIN_INTERVAL, BIN_SAMPLES, FILE_HEADER_BYTES, SAMPLE_FORMATS,
-    TEXT_BYTES, Endian, field_size, trace_dtype,
+    BIN_EXT_HEADERS,
+    BIN_FORMAT,
+    BIN_INTERVAL,
+    BIN_SAMPLES,
+    FILE_HEADER_BYTES,
+    SAMPLE_FORMATS,
+    TEXT_BYTES,
+    Endian,
+    field_size,
+    trace_dtype,
 )
 from geogen.errors import InputError
 
@@ -149,7 +157,9 @@ def trace_headers(n: int, fields: dict[int, Any], endian: Endian) -> np.ndarray:
         limit = 2 ** (8 * size - 1)
         if np.any(v >= limit) or np.any(v < -limit):
             raise InputError(f"a value for trace-header bytes {byte}-{byte + size - 1} does not fit {size} bytes")
-        out[:, byte - 1:byte - 1 + size] = v.astype(f"{'>' if endian == 'big' else '<'}i{size}").view(np.uint8).reshape(n, size)
+        out[:, byte - 1 : byte - 1 + size] = (
+            v.astype(f"{'>' if endian == 'big' else '<'}i{size}").view(np.uint8).reshape(n, size)
+        )
     return out
 
 
@@ -192,13 +202,24 @@ def write_gathers(path: Path, seismic: np.ndarray, *, time: np.ndarray, source_x
     fields = {1: np.arange(1, n + 1), 5: np.arange(1, n + 1), 9: s + 1, 13: r + 1, 17: s + 1, 29: 1,
               37: np.rint(gx - sx), 41: scale(-gz, el), 45: 0, 49: scale(sz, el), 69: el, 71: co,
               73: scale(sx, co), 81: scale(gx, co), 109: int(round(float(time[0]) * 1000)), 115: nt, 117: dt}
-    lines = [title or "GEOGEN SHOT GATHERS", f"{n_src} SHOTS (FFID 1-{n_src}) X {n_rec} CHANNELS, {nt} SAMPLES AT {dt} US",
-             "SOURCE DEPTH BYTES 49-52, RECEIVER ELEVATION (=-DEPTH) 41-44, SCALAR 69",
-             "SOURCE X 73-76, GROUP X 81-84, SCALAR 71; OFFSET 37-40 IN METRES", "UNITS: METRES, SECONDS"]
+    lines = [
+        title or "GEOGEN SHOT GATHERS",
+        f"{n_src} SHOTS (FFID 1-{n_src}) X {n_rec} CHANNELS, {nt} SAMPLES AT {dt} US",
+        "SOURCE DEPTH BYTES 49-52, RECEIVER ELEVATION (=-DEPTH) 41-44, SCALAR 69",
+        "SOURCE X 73-76, GROUP X 81-84, SCALAR 71; OFFSET 37-40 IN METRES",
+        "UNITS: METRES, SECONDS",
+    ]
     traces = np.ascontiguousarray(seismic.transpose(0, 2, 1)).reshape(n, nt)
-    write_segy(path, text=text_header(lines), binary=binary_header(n_samples=nt, interval=dt, fmt=fmt, endian=endian, per_ensemble=n_rec),
-               n_traces=n, n_samples=nt, fmt=fmt, endian=endian,
-               blocks=[(np.arange(n), trace_headers(n, fields, endian), traces)])
+    write_segy(
+        path,
+        text=text_header(lines),
+        binary=binary_header(n_samples=nt, interval=dt, fmt=fmt, endian=endian, per_ensemble=n_rec),
+        n_traces=n,
+        n_samples=nt,
+        fmt=fmt,
+        endian=endian,
+        blocks=[(np.arange(n), trace_headers(n, fields, endian), traces)],
+    )
 
 
 def write_section(path: Path, velocity: np.ndarray, *, z: np.ndarray, x: np.ndarray,

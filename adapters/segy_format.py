@@ -292,7 +292,9 @@ def _explain_size_mismatch(path: Path, offset: int, size: int, endian: Endian,
 # ----------------------------------------------------------------------------- writing (export)
 
 #: Standard trace-header fields stored in 2 bytes (1-based start byte); all others are 4.
-TWO_BYTE_FIELDS = frozenset({29, 31, 33, 35, 69, 71, *range(89, 181, 2), 201, 203, 209, 211, 213, 215, 217, 223, 229, 231})
+TWO_BYTE_FIELDS = frozenset(
+    {29, 31, 33, 35, 69, 71, *range(89, 181, 2), 201, 203, 209, 211, 213, 215, 217, 223, 229, 231}
+)
 
 
 def field_size(byte: int) -> int:

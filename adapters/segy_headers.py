@@ -26,7 +26,13 @@ from typing import Any
 import numpy as np
 
 from geogen.adapters.segy_format import (
-    BIN_EXT_INTERVAL, BIN_INTERVAL, BIN_SAMPLES, TRACE_HEADER_BYTES, SegyLayout, binary_double, prefix,
+    BIN_EXT_INTERVAL,
+    BIN_INTERVAL,
+    BIN_SAMPLES,
+    TRACE_HEADER_BYTES,
+    SegyLayout,
+    binary_double,
+    prefix,
 )
 from geogen.errors import InputError
 
@@ -202,7 +208,9 @@ class HeaderScan:
     time_scalar: int = 0  # trace 1's time scalar (bytes 215-216)
     delay_mismatch: tuple[int, float] | None = None  # first trace (0-based) with another delay, and that delay
     bad_scalar: dict[str, tuple[int, int]] = field(default_factory=dict)  # which -> (trace, value)
-    units: dict[int, int] = field(default_factory=dict)  # coordinate-units code -> first trace with it (traces with x/y)
+    units: dict[int, int] = field(
+        default_factory=dict
+    )  # coordinate-units code -> first trace with it (traces with x/y)
     cached: dict[str, np.ndarray] = field(default_factory=dict)  # key fields per trace, for files of few traces
 
     @property
@@ -316,7 +324,10 @@ def resolve_interval(scan: HeaderScan) -> Interval:
         value, source = float(ext), "extended sample interval, binary header bytes 3273-3280"
     elif positive.any():
         common = int(np.argmax(positive))
-        value, source = float(common), f"trace headers bytes 117-118 ({int(positive[common])} of {scan.n_traces} traces)"
+        value, source = (
+            float(common),
+            f"trace headers bytes 117-118 ({int(positive[common])} of {scan.n_traces} traces)",
+        )
     else:
         return Interval(None, f"binary header bytes 3217-3218 hold {binary} and no trace header (bytes 117-118) "
                               "gives a positive interval")

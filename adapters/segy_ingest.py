@@ -31,11 +31,24 @@ import numpy as np
 
 from geogen.adapters.segy_format import TRACE_HEADER_BYTES, SegyLayout, SegyWarning, read_layout
 from geogen.adapters.segy_headers import (
-    HeaderScan, decode_text_header, describe_scalars, header_warning, raw_headers, resolve_interval,
-    resolve_overrides, scan_headers, text_lines,
+    HeaderScan,
+    decode_text_header,
+    describe_scalars,
+    header_warning,
+    raw_headers,
+    resolve_interval,
+    resolve_overrides,
+    scan_headers,
+    text_lines,
 )
 from geogen.adapters.segy_plan import (
-    GridPlan, TraceGeometry, choose_kind, conversion, poststack_plan, survey_plan, velocity_plan,
+    GridPlan,
+    TraceGeometry,
+    choose_kind,
+    conversion,
+    poststack_plan,
+    survey_plan,
+    velocity_plan,
 )
 from geogen.adapters.segy_zarr import ArraySpec, StoreLayout, coordinates_attr
 from geogen.errors import InputError
@@ -127,7 +140,9 @@ def _coordinate(store: StoreLayout, name: str, dims: Any, values: np.ndarray, at
     dims = (dims,) if isinstance(dims, str) else tuple(dims)
     values = np.asarray(values)
     dtype = "float64" if values.dtype.kind == "f" else "bool" if values.dtype.kind == "b" else "int64"
-    store.add(ArraySpec(name, dims, tuple(values.shape), dtype, max(1, values.shape[0]), level, attrs=dict(attrs or {})))
+    store.add(
+        ArraySpec(name, dims, tuple(values.shape), dtype, max(1, values.shape[0]), level, attrs=dict(attrs or {}))
+    )
     return values
 
 
@@ -150,8 +165,17 @@ def sample_chunk_rows(plan: GridPlan, n_samples: int) -> int:
     return max(1, MIN_CHUNK_BYTES // max(1, n_samples * 4))
 
 
-def ingest_grid(layout: SegyLayout, plan: GridPlan, out: Path, attrs: dict[str, Any], *, level: int = DEFAULT_LEVEL,
-                workers: int | None = None, scheduler: str | None = None, sample_codec: str | None = None) -> dict[str, Any]:
+def ingest_grid(
+    layout: SegyLayout,
+    plan: GridPlan,
+    out: Path,
+    attrs: dict[str, Any],
+    *,
+    level: int = DEFAULT_LEVEL,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    sample_codec: str | None = None,
+) -> dict[str, Any]:
     """Lay the store out, then fill samples, raw headers and the per-trace variables (trace
     numbers, mask, geometry) a block of grid rows at a time, in the workers."""
     from geogen.adapters import segy_parallel
@@ -322,8 +346,12 @@ class FillJob:
             from geogen.data.store import check_velocity_values
 
             check_velocity_values(samples[cells], path=layout.path)
-        out = {self.samples: samples.reshape((*shape, ns)), "trace_header": headers.reshape((*shape, TRACE_HEADER_BYTES)),
-               "trace_number": tn.astype(np.int64), "trace_mask": tn > 0}
+        out = {
+            self.samples: samples.reshape((*shape, ns)),
+            "trace_header": headers.reshape((*shape, TRACE_HEADER_BYTES)),
+            "trace_number": tn.astype(np.int64),
+            "trace_mask": tn > 0,
+        }
         out.update({g: v.reshape(shape) for g, v in geometry.items()})
         return out
 
@@ -355,7 +383,9 @@ def read_traces(f: Any, a: int, b: int, out: np.ndarray, buffers: dict[str, np.n
 # ----------------------------------------------------------------------------- a 2-D velocity section
 
 
-def velocity_section(layout: SegyLayout, plan: GridPlan, out: Path, attrs: dict[str, Any], level: int) -> dict[str, Any]:
+def velocity_section(
+    layout: SegyLayout, plan: GridPlan, out: Path, attrs: dict[str, Any], level: int
+) -> dict[str, Any]:
     """A 2-D velocity section as a ``velocity`` store: velocity(model=1, z, x), headers kept."""
     from geogen.data.store import check_velocity_values
 
@@ -395,7 +425,9 @@ GEOMETRY = ("source_x", "source_y", "source_z", "receiver_x", "receiver_y", "rec
 DATA = ("seismic", "velocity", "trace_header", "trace_number", "text_header", "binary_header", "extended_text_header")
 
 
-def summarise(store: StoreLayout, in_memory: dict[str, np.ndarray], stats: dict[str, Any], plan: GridPlan) -> dict[str, Any]:
+def summarise(
+    store: StoreLayout, in_memory: dict[str, np.ndarray], stats: dict[str, Any], plan: GridPlan
+) -> dict[str, Any]:
     """The ``geogen info`` summary of the new store (without value ranges), from what ingest knows."""
     specs = store.arrays
     dims: dict[str, int] = {}

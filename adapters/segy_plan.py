@@ -21,7 +21,11 @@ import numpy as np
 
 from geogen.adapters.segy_format import BIN_MEASUREMENT
 from geogen.adapters.segy_headers import (
-    UNIT_NAMES, HeaderScan, Interval, apply_scalar, fields_at,
+    UNIT_NAMES,
+    HeaderScan,
+    Interval,
+    apply_scalar,
+    fields_at,
 )
 from geogen.errors import InputError
 
@@ -56,8 +60,10 @@ class Conversion:
     def xy_attrs(self, axis: str) -> dict[str, Any]:
         if self.geographic is None:
             return {"units": "m"}
-        return {"units": "degrees_east" if axis == "x" else "degrees_north",
-                "long_name": f"{'longitude' if axis == 'x' else 'latitude'} (SEG-Y coordinate units: {self.geographic})"}
+        return {
+            "units": "degrees_east" if axis == "x" else "degrees_north",
+            "long_name": f"{'longitude' if axis == 'x' else 'latitude'} (SEG-Y coordinate units: {self.geographic})",
+        }
 
     def describe(self) -> dict[str, Any]:
         out = {"segy_length_unit": self.length_unit,
@@ -95,7 +101,10 @@ class TraceGeometry:
                     "receiver_z": -c.length(f["receiver_elevation"], f["elevation_scalar"]),
                     "offset": c.length(f["offset"])}
         if not self.midpoint:
-            return {"cdp_x": c.xy(f["cdp_x"], f["coordinate_scalar"]), "cdp_y": c.xy(f["cdp_y"], f["coordinate_scalar"])}
+            return {
+                "cdp_x": c.xy(f["cdp_x"], f["coordinate_scalar"]),
+                "cdp_y": c.xy(f["cdp_y"], f["coordinate_scalar"]),
+            }
         s = f["coordinate_scalar"]
         return {"cdp_x": 0.5 * (c.xy(f["source_x"], s) + c.xy(f["group_x"], s)),
                 "cdp_y": 0.5 * (c.xy(f["source_y"], s) + c.xy(f["group_y"], s))}
@@ -143,7 +152,9 @@ def choose_kind(scan: HeaderScan, requested: str) -> str:
     p = scan.populated
     if requested != "auto":
         if requested not in ("survey", "poststack", "velocity"):
-            raise InputError(f"--kind {requested}: a SEG-Y file holds survey, poststack or velocity data", path=scan.path)
+            raise InputError(
+                f"--kind {requested}: a SEG-Y file holds survey, poststack or velocity data", path=scan.path
+            )
         return requested
     if p["inline"] and p["crossline"]:
         return "poststack"
@@ -361,9 +372,14 @@ def stacked_plan(scan: HeaderScan, kind: str, duplicates: str, sample_dim: str, 
     coords: dict[str, tuple[Any, ...]]
     if scan.populated["inline"] and scan.populated["crossline"]:
         ils, xls = scan.keys["inline"], scan.keys["crossline"]
-        tn = build_grid(scan, {"inline": loc["inline"], "crossline": loc["crossline"]}, (ils.size, xls.size),
-                        lambda s, w: np.searchsorted(ils, w["inline"]) * xls.size + np.searchsorted(xls, w["crossline"]),
-                        duplicates, lambda w, i: f"inline {int(w['inline'][i])} crossline {int(w['crossline'][i])}")
+        tn = build_grid(
+            scan,
+            {"inline": loc["inline"], "crossline": loc["crossline"]},
+            (ils.size, xls.size),
+            lambda s, w: np.searchsorted(ils, w["inline"]) * xls.size + np.searchsorted(xls, w["crossline"]),
+            duplicates,
+            lambda w, i: f"inline {int(w['inline'][i])} crossline {int(w['crossline'][i])}",
+        )
         dims: tuple[str, ...] = ("inline", "crossline")
         coords = {"inline": ("inline", ils), "crossline": ("crossline", xls)}
     elif scan.populated["cdp"]:

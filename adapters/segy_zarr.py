@@ -79,8 +79,10 @@ class ArraySpec:
         attrs = dict(self.attrs)
         if dt.kind == "f":
             attrs["_FillValue"] = _xarray_fill_attr()
-        codecs = [{"name": "bytes", "configuration": {"endian": "little"}},
-                  {"name": "blosc", "configuration": blosc_config(dt, self.level, self.blocksize, self.shuffle, self.cname)}]
+        codecs = [
+            {"name": "bytes", "configuration": {"endian": "little"}},
+            {"name": "blosc", "configuration": blosc_config(dt, self.level, self.blocksize, self.shuffle, self.cname)},
+        ]
         if self.shard_rows:
             codecs = [{"name": "sharding_indexed", "configuration": {
                 "chunk_shape": [self.chunk_rows, *self.shape[1:]], "codecs": codecs,

@@ -42,7 +42,12 @@ LENGTH_UNITS = {None: 1.0, "": 1.0, "m": 1.0, "meter": 1.0, "meters": 1.0, "metr
 CHUNK_BYTES = 16 * 2**20
 #: Fixed leading chunks per (kind, variable): one shot per chunk for surveys, as many
 #: samples as a training batch reads for pairs (see adapters/openfwi.py).
-LEADING_CHUNK = {("survey", "shot"): 1, ("pairs", "seismic"): 16, ("pairs", "velocity"): 64, ("velocity", "velocity"): 64}
+LEADING_CHUNK = {
+    ("survey", "shot"): 1,
+    ("pairs", "seismic"): 16,
+    ("pairs", "velocity"): 64,
+    ("velocity", "velocity"): 64,
+}
 
 
 # ----------------------------------------------------------------- attribute coding
@@ -175,8 +180,8 @@ def write_netcdf(ds: xr.Dataset, out: Path) -> None:
 def netcdf_engine() -> str:
     """h5netcdf when h5py is importable, else the netCDF4 library (both write netCDF-4)."""
     try:
-        import h5py  # noqa: F401
         import h5netcdf  # noqa: F401
+        import h5py  # noqa: F401
 
         return "h5netcdf"
     except ImportError:
@@ -230,7 +235,10 @@ def _axis_metres(ds: xr.Dataset, dim: str, path: Path, spacing: float | None) ->
             raise InputError(f"coordinate {dim!r} holds NaN", path=path)
         return values
     if spacing is None:
-        raise InputError(f"dimension {dim!r} has no coordinate values; add them or pass the spacing (options d{dim[0]}=...)", path=path)
+        raise InputError(
+            f"dimension {dim!r} has no coordinate values; add them or pass the spacing (options d{dim[0]}=...)",
+            path=path,
+        )
     return spacing * np.arange(ds.sizes[dim], dtype=np.float64)
 
 
@@ -260,7 +268,9 @@ def velocity_from_foreign(ds: xr.Dataset, path: Path, options: dict[str, Any]) -
             raise InputError(f"coordinate {label!r} repeats a value; a grid needs distinct positions", path=path)
     lo, hi, nonfinite = dask.compute(da.nanmin(data), da.nanmax(data), (~da.isfinite(data)).sum())
     if int(nonfinite):
-        raise InputError(f"variable {name!r} holds {int(nonfinite)} NaN or Inf values; fill them before ingest", path=path)
+        raise InputError(
+            f"variable {name!r} holds {int(nonfinite)} NaN or Inf values; fill them before ingest", path=path
+        )
     check_velocity_values(np.array([lo, hi]), path=path, what=f"variable {name!r}")
     out = xr.Dataset(
         {"velocity": (("model", "z", "x"), data, {"units": "m/s", "long_name": "P-wave velocity"})},
@@ -301,7 +311,10 @@ class _XarrayAdapter(Adapter):
         elif request.kind in ("auto", "velocity"):
             ds = velocity_from_foreign(ds, path, request.options)
         else:
-            raise InputError(f"is not a geogen store, and only velocity can be read from a foreign dataset, not {request.kind}", path=path)
+            raise InputError(
+                f"is not a geogen store, and only velocity can be read from a foreign dataset, not {request.kind}",
+                path=path,
+            )
         write_zarr(ds, out)
 
     def export(self, ds: xr.Dataset, out: Path, request: ExportRequest) -> None:

@@ -168,12 +168,15 @@ def bench_in_process(args: argparse.Namespace, root: Path) -> None:
     shutil.rmtree(root / "warm.zarr")
     for codec in args.codecs.split(","):
         target = root / f"{codec}.zarr"
-        t_api, c_api = best(lambda: geogen.ingest(src, target, sample_codec=codec), args.repeat,
-                            before=lambda: shutil.rmtree(target, ignore_errors=True))
+        t_api, c_api = best(lambda target=target, codec=codec: geogen.ingest(src, target, sample_codec=codec),
+                            args.repeat,
+                            before=lambda target=target: shutil.rmtree(target, ignore_errors=True))
         stored = sum(p.stat().st_size for p in target.rglob("*") if p.is_file()) / 1e6
-        print(f"geogen.ingest API, {codec:4s}    : {t_api:6.3f} s wall {c_api:6.3f} s CPU  {size_mb / t_api:7.1f} MB/s  "
-              f"ratio to segyio {t_seg / t_api:.2f}  store {stored:.1f} MB ({stored / size_mb:.0%} of the file)"
-              + ("  (default)" if codec == SAMPLE_CNAME else ""))
+        print(
+            f"geogen.ingest API, {codec:4s}    : {t_api:6.3f} s wall {c_api:6.3f} s CPU  {size_mb / t_api:7.1f} MB/s  "
+            f"ratio to segyio {t_seg / t_api:.2f}  store {stored:.1f} MB ({stored / size_mb:.0%} of the file)"
+            + ("  (default)" if codec == SAMPLE_CNAME else "")
+        )
         shutil.rmtree(target)
     t0 = time.perf_counter()
     proc = subprocess.run([*geogen_command(), "ingest", str(src), "--out", str(root / "cli.zarr")],

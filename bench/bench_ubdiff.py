@@ -136,7 +136,6 @@ def section_generate(args) -> None:
     from geogen.models.schedule import CosineSchedule
     from geogen.models.ubdiff import UBDiff, UBDiffNet
     from geogen.physics import forward, generate_velocity
-    from geogen.training.config import ModelConfig
 
     acq = Acquisition.preset("openfwi")
     out = {"section": "generate"}
@@ -165,7 +164,9 @@ def section_generate(args) -> None:
     out["devito_s_per_pair"] = round(sec, 3)
     out["devito"] = "geogen.physics.forward, in-process (one worker), 5 shots, 120 absorbing cells"
     for decoder in VARIANTS:
-        out[f"{decoder}_speedup_vs_devito"] = round(out[f"{decoder}_ddim50_b64_pairs_per_s"] / out["devito_pairs_per_s"], 1)
+        out[f"{decoder}_speedup_vs_devito"] = round(
+            out[f"{decoder}_ddim50_b64_pairs_per_s"] / out["devito_pairs_per_s"], 1
+        )
     emit(out)
 
 
@@ -188,7 +189,9 @@ def _recon(args, root: Path) -> None:
     t = time.perf_counter()
     seis = forward(maps[:args.recon_pairs], acq)
     sim_s = time.perf_counter() - t
-    vstore = write_store(velocity_dataset(maps, dz=acq.dz, dx=acq.dx), root / "v.zarr", chunks={"velocity": {"model": 64}})
+    vstore = write_store(
+        velocity_dataset(maps, dz=acq.dz, dx=acq.dx), root / "v.zarr", chunks={"velocity": {"model": 64}}
+    )
     pstore = write_store(pairs_dataset(maps[:args.recon_pairs], seis, acq, origin="simulated"), root / "p.zarr",
                          chunks={"velocity": {"sample": 8}, "seismic": {"sample": 8}})
     splits = SplitConfig(validation=0.2, test=0.0, seed=0)
@@ -222,7 +225,9 @@ def _recon(args, root: Path) -> None:
         out[f"{decoder}_val_mae_normalised"] = round(mae, 4)
         if "mean_record_val_rel_l2_median" not in out:  # context: predict the mean training record for every map
             mean = ds.seismic.values[split["pairs"]["train"]].mean(axis=0, keepdims=True)
-            rel0 = np.linalg.norm((mean - s).reshape(len(val), -1), axis=1) / np.linalg.norm(s.reshape(len(val), -1), axis=1)
+            rel0 = np.linalg.norm((mean - s).reshape(len(val), -1), axis=1) / np.linalg.norm(
+                s.reshape(len(val), -1), axis=1
+            )
             out["mean_record_val_rel_l2_median"] = round(float(np.median(rel0)), 4)
             out["mean_record_val_mae_normalised"] = round(float(np.abs(norm.seismic(mean) - norm.seismic(s)).mean()), 4)
         del model
@@ -248,9 +253,18 @@ def section_make_large(args) -> None:
         (lo, hi), _, _ = block_info[None]["array-location"]
         return generate_velocity("flatfault", hi - lo, acq.shape, seed=2, start=lo)
 
-    vel = da.map_blocks(maps_block, chunks=((chunk,) * (args.maps // chunk) + ((args.maps % chunk,) if args.maps % chunk else ()),
-                                            (acq.nz,), (acq.nx,)), dtype=np.float32)
-    write_store(velocity_dataset(vel, dz=acq.dz, dx=acq.dx), root / "velocity.zarr", chunks={"velocity": {"model": chunk}})
+    vel = da.map_blocks(
+        maps_block,
+        chunks=(
+            (chunk,) * (args.maps // chunk) + ((args.maps % chunk,) if args.maps % chunk else ()),
+            (acq.nz,),
+            (acq.nx,),
+        ),
+        dtype=np.float32,
+    )
+    write_store(
+        velocity_dataset(vel, dz=acq.dz, dx=acq.dx), root / "velocity.zarr", chunks={"velocity": {"model": chunk}}
+    )
     pchunk = 16
     s_shape = acq.seismic_shape
 
@@ -312,7 +326,7 @@ def run_child(section: str, args, extra: list[str] = ()) -> dict:
     if proc.returncode != 0:
         print(proc.stdout[-2000:], proc.stderr[-4000:], file=sys.stderr)
         raise SystemExit(f"section {section} failed")
-    rec = next(json.loads(l[7:]) for l in proc.stdout.splitlines() if l.startswith("RESULT "))
+    rec = next(json.loads(line[7:]) for line in proc.stdout.splitlines() if line.startswith("RESULT "))
     rec["wall_s"] = round(time.perf_counter() - t, 1)
     return rec
 

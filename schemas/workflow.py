@@ -90,7 +90,8 @@ class DataConfig(_Strict):
         default_factory=list,
         description="velocity maps: velocity stores, or files to ingest (relative paths: from the current directory)")
     paired: list[Source] = Field(
-        default_factory=list, description="paired samples: pairs stores, or files to ingest (OpenFWI model + data .npy)")
+        default_factory=list, description="paired samples: pairs stores, or files to ingest (OpenFWI model + data .npy)"
+    )
     field: FieldConfig | None = Field(None, description="a recorded line to cut into pairs")
     wells: WellsConfig | None = Field(None, description="velocity maps made from well logs (unpaired: steps 1 and 3)")
     splits: SplitConfig = Field(default_factory=SplitConfig, description="held-out fractions, drawn once per run")

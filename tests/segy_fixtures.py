@@ -80,7 +80,11 @@ def write_shots(path: Path, *, n_shots: int = 4, n_receivers: int = 6, ns: int =
                     su.delrt: delay_ms, su.ns: ns, su.dt: dt_us,
                 }
                 trace = values[s, r]
-                f.trace[k] = trace.astype(np.float32) if fmt in (1, 5) else trace.astype({2: np.int32, 3: np.int16, 8: np.int8}[fmt])
+                f.trace[k] = (
+                    trace.astype(np.float32)
+                    if fmt in (1, 5)
+                    else trace.astype({2: np.int32, 3: np.int16, 8: np.int8}[fmt])
+                )
                 data[s, r] = trace
                 k += 1
     if fmt == 1:  # what IBM can hold: read it back through segyio, the reference decoder
@@ -119,7 +123,13 @@ def write_stacked(path: Path, values: np.ndarray, *, inlines: np.ndarray | None 
             if cdp_y is not None:
                 h[su.cdpy] = int(round(cdp_y[k] / factor))
             if group_x:
-                h = {su.tracl: k + 1, su.ns: ns, su.dt: interval, su.scalco: scalar, su.gx: int(round(cdp_x[k] / factor))}
+                h = {
+                    su.tracl: k + 1,
+                    su.ns: ns,
+                    su.dt: interval,
+                    su.scalco: scalar,
+                    su.gx: int(round(cdp_x[k] / factor)),
+                }
             if inlines is not None:
                 h[su.iline], h[su.xline] = int(inlines[k]), int(crosslines[k])
             if cdps is not None:

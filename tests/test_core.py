@@ -43,7 +43,11 @@ def test_cfl_violation_is_an_input_error():
 
 @pytest.mark.parametrize(
     "values, message",
-    [(np.array([[1.5, 4.5]]), "km/s"), (np.array([[np.nan, 2000.0]]), "NaN"), (np.array([[-1.0, 2000.0]]), "non-positive")],
+    [
+        (np.array([[1.5, 4.5]]), "km/s"),
+        (np.array([[np.nan, 2000.0]]), "NaN"),
+        (np.array([[-1.0, 2000.0]]), "non-positive"),
+    ],
 )
 def test_velocity_value_checks(values, message):
     with pytest.raises(InputError, match=message):

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from analytic import analytic_trace, first_arrival_window, record_times
+
 from geogen.acquisition import Acquisition
 from geogen.data.datasets import pairs_dataset
 from geogen.data.store import open_store, write_store
@@ -100,8 +100,9 @@ def test_scattered_figure_is_the_error_over_the_scattered_energy(acq, maps):
 # ------------------------------------------------------------------ like-for-like floor
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    from geogen.training import train
     from test_training_fixtures import SPLITS, tiny_model, tiny_training, write_stores
+
+    from geogen.training import train
 
     root = tmp_path_factory.mktemp("floor")
     vstore, pstore = write_stores(root)

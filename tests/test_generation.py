@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from test_training_fixtures import SPLITS, tiny_model, tiny_training, write_stores
 
 from geogen.acquisition import Acquisition
 from geogen.cli import main
@@ -16,7 +17,6 @@ from geogen.errors import InputError
 from geogen.generation import generate
 from geogen.models.ubdiff import UBDiff
 from geogen.training import train
-from test_training_fixtures import SPLITS, tiny_model, tiny_training, write_stores
 
 
 @pytest.fixture(scope="module")

@@ -53,7 +53,9 @@ def test_info_of_pairs_reports_acquisition(tmp_path):
     a = Acquisition.preset("small")
     v = np.full((2, *a.shape), 2000.0, np.float32)
     v[1, 0, 0] = 4400.0
-    write_store(pairs_dataset(v, np.zeros((2, *a.seismic_shape), np.float32), a, origin="simulated"), tmp_path / "p.zarr")
+    write_store(
+        pairs_dataset(v, np.zeros((2, *a.seismic_shape), np.float32), a, origin="simulated"), tmp_path / "p.zarr"
+    )
     s = geogen.info(tmp_path / "p.zarr")
     assert s["origin"] == "simulated"
     assert s["acquisition"]["grid"] == [32, 32] and s["acquisition"]["sources"] == 3
@@ -78,7 +80,9 @@ def test_cli_info_text_and_json(tmp_path):
 
 def test_cli_info_of_a_netcdf_file(tmp_path):
     geogen.export(survey(tmp_path), tmp_path / "line.nc", format="netcdf")
-    r = subprocess.run([sys.executable, "-m", "geogen", "info", str(tmp_path / "line.nc"), "--json"], capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "geogen", "info", str(tmp_path / "line.nc"), "--json"], capture_output=True, text=True
+    )
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stdout)
     assert summary["variables"]["seismic"]["max"] == 12.25 and summary["live_traces"] == 37

@@ -206,7 +206,9 @@ def test_lasio_built_file(tmp_path):
 
 def test_bad_input_is_one_line_exit_2_and_no_store(tmp_path, capsys):
     out = tmp_path / "w.zarr"
-    no_sonic = write(tmp_path, "gr.las", las20(" GR.GAPI : GAMMA\n DTS.US/F : SHEAR\n", "10 50 200\n11 60 210\n12 70 220\n"))
+    no_sonic = write(
+        tmp_path, "gr.las", las20(" GR.GAPI : GAMMA\n DTS.US/F : SHEAR\n", "10 50 200\n11 60 210\n12 70 220\n")
+    )
     msg = cli_error(capsys, "ingest", str(no_sonic), "--out", str(out))
     assert "gr.las" in msg and "no compressional sonic" in msg and "GR (GAPI), DTS (US/F)" in msg
     bad_unit = write(tmp_path, "unit.las", las20(" DT.MS/FT : SONIC\n", "10 1\n11 1\n12 1\n"))

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-
 from geogen.data.normalize import Normalizer
 from geogen.models.denoisers import build_denoiser
 from geogen.models.ema import EMA

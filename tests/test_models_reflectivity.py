@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from geogen.data.normalize import Normalizer
-
 from geogen.acquisition import Acquisition
+from geogen.data.normalize import Normalizer
 from geogen.models.reflectivity import ReflectivityPrior, interpolation_rows, segment_rows
 from geogen.models.seismic_decoder import PriorRefiner
 from geogen.models.ubdiff import UBDiffNet, upgrade_model_config

@@ -7,7 +7,6 @@ import math
 import pytest
 import torch
 
-
 from geogen.acquisition import Acquisition
 from geogen.models.seismic_decoder import TransformerSeismicDecoder
 from geogen.models.ubdiff import UBDiffNet, count_parameters
@@ -91,7 +90,7 @@ def test_transformer_learns_a_latent_dependent_arrival_time() -> None:
     dec.set_base_record(records.mean(0))
     base_loss = float(((records.mean(0, keepdim=True) - records) ** 2).mean())
     opt = torch.optim.Adam(dec.parameters(), lr=3e-3)
-    for step in range(250):
+    for _ in range(250):
         idx = torch.randint(0, 256, (32,))
         loss = ((dec(latent[idx]) - records[idx]) ** 2).mean()
         opt.zero_grad()

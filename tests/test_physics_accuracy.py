@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from analytic import analytic_trace, first_arrival_window
 
 from geogen.acquisition import Acquisition
 from geogen.evaluation.metrics import pick_first_arrivals
 from geogen.physics import forward
-from analytic import analytic_trace, first_arrival_window
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,7 @@ import xarray as xr
 
 from geogen.acquisition import Acquisition
 from geogen.errors import InputError
-from geogen.physics import forward, generate_velocity
-from geogen.physics import modelling
+from geogen.physics import forward, generate_velocity, modelling
 
 
 @pytest.fixture(scope="module")

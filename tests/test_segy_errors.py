@@ -7,10 +7,10 @@ import sys
 
 import numpy as np
 import pytest
+from segy_fixtures import patch_trace, write_shots
 
 import geogen
 from geogen.errors import InputError
-from segy_fixtures import patch_trace, write_shots
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -83,7 +83,9 @@ def test_short_file(tmp_path):
 def test_trace_count_not_matching_file_size(tmp_path, line):
     with open(line.path, "ab") as fh:
         fh.write(b"\0" * 17)
-    with pytest.raises(InputError, match=r"trace count does not match the file size.*12 whole traces.*17 bytes of trace 13"):
+    with pytest.raises(
+        InputError, match=r"trace count does not match the file size.*12 whole traces.*17 bytes of trace 13"
+    ):
         geogen.ingest(line.path)
     assert not (tmp_path / "line.zarr").exists()
 
@@ -135,6 +137,8 @@ def test_varying_delay_is_refused(tmp_path, line):
 
 def test_header_override_must_start_a_field(tmp_path, line):
     # segyio reads fields at their standard positions: a byte inside a field is a typo
-    with pytest.raises(InputError, match=r"--header ffid=10: byte 10 does not start a SEG-Y trace-header field.*9 or 13"):
+    with pytest.raises(
+        InputError, match=r"--header ffid=10: byte 10 does not start a SEG-Y trace-header field.*9 or 13"
+    ):
         geogen.ingest(line.path, headers={"ffid": 10})
     assert not (tmp_path / "line.zarr").exists()

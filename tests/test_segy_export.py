@@ -9,12 +9,12 @@ import sys
 import numpy as np
 import pytest
 import segyio
+from segy_fixtures import patch_trace, write_shots, write_stacked
 
 import geogen
 from geogen.acquisition import Acquisition
 from geogen.data.datasets import pairs_dataset, velocity_dataset
 from geogen.data.store import write_store
-from segy_fixtures import patch_trace, write_shots, write_stacked
 
 su = segyio.su
 

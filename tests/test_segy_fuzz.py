@@ -4,9 +4,8 @@ The long campaign: ``python tests/fuzz/run_segy_fuzz.py --cases N``."""
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings
-
 from fuzz.segy_fuzz import cases, run_case
+from hypothesis import HealthCheck, given, settings
 
 SLICE = settings(max_examples=30, deadline=None, derandomize=True, database=None,
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

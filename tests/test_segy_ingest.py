@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import segyio
 import xarray as xr
+from segy_fixtures import patch_trace, write_shots
 
 import geogen
 from geogen.errors import InputError
-from segy_fixtures import patch_trace, write_shots
 
 
 @pytest.mark.parametrize("endian", ["big", "little"])
@@ -160,8 +160,9 @@ def test_forked_workers_write_the_one_process_store_byte_for_byte(tmp_path, monk
 
 
 def test_error_in_a_worker_is_raised_once_and_leaves_no_store(tmp_path, monkeypatch):
-    from geogen.adapters import segy_ingest, segy_parallel
     from segy_fixtures import write_stacked
+
+    from geogen.adapters import segy_ingest, segy_parallel
 
     il, xl = np.meshgrid(10 + np.arange(6), 100 + np.arange(4), indexing="ij")
     v = np.full((6, 4, 8), 2500.0, np.float32)

@@ -11,10 +11,10 @@ import sys
 import numpy as np
 import pytest
 import segyio
+from segy_fixtures import patch_trace, patch_traces, set_binary, write_raw, write_shots, write_stacked
 
 import geogen
 from geogen.errors import InputError
-from segy_fixtures import patch_trace, patch_traces, set_binary, write_raw, write_shots, write_stacked
 
 su = segyio.su
 
@@ -49,8 +49,11 @@ def test_stale_trace_header_counts_are_read_with_the_binary_count(tmp_path, fmt,
     patch_traces(path, 115, 462, trace_bytes=240 + 75 * sample_size, endian=endian)
     reference, samples = segyio_traces(path, endian)  # segyio reads it, with the binary header's 75
     assert reference.shape == (12, 75)
-    with pytest.warns(UserWarning, match=r"12 of 12 trace headers give another sample count \(bytes 115-116, e.g. 462\) "
-                                         r"than the 75 of the binary header bytes 3221-3222"):
+    with pytest.warns(
+        UserWarning,
+        match=r"12 of 12 trace headers give another sample count \(bytes 115-116, e.g. 462\) "
+        r"than the 75 of the binary header bytes 3221-3222",
+    ):
         ds = geogen.ingest(path, tmp_path / "cube.zarr")
     assert ds["seismic"].shape == (3, 4, 75)
     np.testing.assert_array_equal(ds["seismic"].values.reshape(12, 75), reference)
@@ -240,7 +243,9 @@ def test_windowed_scan_matches_one_window(tmp_path, monkeypatch, duplicates, cac
     xr.testing.assert_identical(whole, small)
     for window in (3, 1 << 17):
         monkeypatch.setattr(segy_headers, "SCAN_WINDOW", window)
-        with pytest.raises(InputError, match=r"traces 12 and 14 both hold FFID 104 channel 1 \(1 duplicate traces in all\)"):
+        with pytest.raises(
+            InputError, match=r"traces 12 and 14 both hold FFID 104 channel 1 \(1 duplicate traces in all\)"
+        ):
             geogen.ingest(src.path, tmp_path / "err.zarr")
 
 

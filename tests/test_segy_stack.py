@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from segy_fixtures import write_stacked
 
 import geogen
 from geogen.errors import InputError
-from segy_fixtures import write_stacked
 
 
 def grid_3d(n_il=3, n_xl=4, ns=20, seed=0):

@@ -11,13 +11,13 @@ import warnings
 import numpy as np
 import pytest
 import xarray as xr
+from segy_fixtures import write_shots, write_stacked
 
 import geogen
 from geogen.data.store import add_variables, is_consolidated
 from geogen.errors import InputError
 from geogen.io import write_ingest
 from geogen.summary import info
-from segy_fixtures import write_shots, write_stacked
 
 
 @pytest.fixture

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import numpy as np
+from test_training_fixtures import SPLITS, tiny_model, tiny_training, write_stores
 
 from geogen.data.store import open_store
 from geogen.models.ubdiff import UBDiff
 from geogen.training import train
-from test_training_fixtures import SPLITS, tiny_model, tiny_training, write_stores
 
 
 def _step1_steps(run) -> int:

@@ -8,15 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from test_training_fixtures import SPLITS, fake_seismic, layered_maps, tiny_model, tiny_training, write_stores
 
 from geogen.acquisition import Acquisition
 from geogen.data.datasets import pairs_dataset, velocity_dataset
 from geogen.data.store import write_store
 from geogen.errors import InputError, StoreKindError
-from geogen.training import train
-from geogen.training import loops
+from geogen.training import loops, train
 from geogen.training.checkpoint import load_checkpoint, save_checkpoint
-from test_training_fixtures import SPLITS, fake_seismic, layered_maps, tiny_model, tiny_training, write_stores
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +114,10 @@ def test_resume_after_a_kill_repeats_the_uninterrupted_run(stores, tmp_path: Pat
     train(*stores, run, model=tiny_model(), training=tiny_training(epochs=3), splits=SPLITS)
 
     for name, key in (("step1", "best_net"), ("step2", "best_net"), ("diffusion", "denoiser")):
-        a, b = _weights(reference / "checkpoints" / f"{name}.pt", key), _weights(run / "checkpoints" / f"{name}.pt", key)
+        a, b = (
+            _weights(reference / "checkpoints" / f"{name}.pt", key),
+            _weights(run / "checkpoints" / f"{name}.pt", key),
+        )
         for k in a:
             torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=f"{name}: {k}")
     ema_a = load_checkpoint(reference / "checkpoints/diffusion.pt")["ema"]["model"]

@@ -11,8 +11,15 @@ import geogen
 from geogen.acquisition import Acquisition
 from geogen.cli import main
 from geogen.data.store import open_store, write_store
-from geogen.physics.wells import (HONOUR_TOLERANCE, WellGrid, blocked_log, despike, honour_error, maps_from_wells,
-                                  window_starts)
+from geogen.physics.wells import (
+    HONOUR_TOLERANCE,
+    WellGrid,
+    blocked_log,
+    despike,
+    honour_error,
+    maps_from_wells,
+    window_starts,
+)
 
 ACQ = Acquisition.preset("small", nz=8, nx=12, source_x=(0.0, 110.0), receiver_x=tuple(10.0 * i for i in range(12)))
 

@@ -228,8 +228,12 @@ def test_python_api_exposes_the_workflow():
 
 
 def test_more_pairs_than_maps(tmp_path):
-    msg = error_of(tmp_path, {"data": {"synth": {"n_velocity": 10, "n_paired": 20}}, "acquisition": {"preset": "small"}})
-    assert msg.endswith("data.synth: n_paired (20) must not exceed n_velocity (10): the pairs are the first maps, modelled")
+    msg = error_of(
+        tmp_path, {"data": {"synth": {"n_velocity": 10, "n_paired": 20}}, "acquisition": {"preset": "small"}}
+    )
+    assert msg.endswith(
+        "data.synth: n_paired (20) must not exceed n_velocity (10): the pairs are the first maps, modelled"
+    )
 
 
 def test_until_names_a_stage_of_this_workflow(tmp_path):

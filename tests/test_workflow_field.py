@@ -104,10 +104,18 @@ def test_field_adapt_workflow_end_to_end(line, tmp_path):
 @pytest.mark.slow
 def test_field_adapt_at_shipped_settings(line, tmp_path):
     """field_adapt.yaml as shipped (only the paths point at the synthetic line)."""
-    run = Workflow.from_yaml(ROOT / "workflows" / "field_adapt.yaml", overrides=[
-        f"run.dir={tmp_path / 'run'}", f"data.field.survey={line / 'shots.sgy'}",
-        f"data.field.velocity={line / 'velocity.sgy'}", f"data.velocity=[{line / 'maps.zarr'}]",
-        "data.field.split=random", "data.wells=null", "training.threads=1"]).run()  # torch's default of one thread per core thrashes on a shared CPU
+    run = Workflow.from_yaml(
+        ROOT / "workflows" / "field_adapt.yaml",
+        overrides=[
+            f"run.dir={tmp_path / 'run'}",
+            f"data.field.survey={line / 'shots.sgy'}",
+            f"data.field.velocity={line / 'velocity.sgy'}",
+            f"data.velocity=[{line / 'maps.zarr'}]",
+            "data.field.split=random",
+            "data.wells=null",
+            "training.threads=1",
+        ],
+    ).run()  # torch's default of one thread per core thrashes on a shared CPU
     summary = json.loads((run / "summary.json").read_text())
     assert summary["generation"]["n"] == 256
     assert summary["validation"]["n_pairs"] == 256
@@ -135,7 +143,9 @@ def test_demo_line_files(demo):
     survey = geogen.ingest(demo.shots, demo.directory / "shots.zarr")
     assert survey.sizes["shot"] == 201 and float(survey["source_x"].min()) == pytest.approx(EASTING0)
     wells = geogen.ingest(list(demo.wells), demo.directory / "wells.zarr", positions_file=demo.positions)
-    np.testing.assert_allclose(wells["position_x"].values, [EASTING0 + round(f * 2000.0 / 10) * 10 for _, f, *_ in WELLS])
+    np.testing.assert_allclose(
+        wells["position_x"].values, [EASTING0 + round(f * 2000.0 / 10) * 10 for _, f, *_ in WELLS]
+    )
     assert [str(c) for c in wells["curve"].values] == ["DT", "DTCO", "DT"]
     assert (wells["n_null"].values > 0).all()  # logging gaps
     assert float(wells["depth"].values[np.isfinite(wells["velocity"].values[0])].min()) == pytest.approx(120.0, abs=0.2)
@@ -147,10 +157,19 @@ def test_field_workflow_with_wells_and_block_splits(demo, tmp_path):
     from geogen.physics.wells import HONOUR_TOLERANCE
 
     d = demo.directory
-    run = Workflow.from_yaml(ROOT / "workflows" / "field_adapt.yaml", overrides=[
-        f"run.dir={tmp_path / 'run'}", f"data.field.survey={d / 'shots.sgy'}", f"data.field.velocity={d / 'velocity.sgy'}",
-        f"data.wells.logs={d / 'wells'}", f"data.wells.positions={demo.positions}", "data.wells.n_velocity=30",
-        f"data.velocity=[{demo.velocity_maps}]", *TINY]).run()
+    run = Workflow.from_yaml(
+        ROOT / "workflows" / "field_adapt.yaml",
+        overrides=[
+            f"run.dir={tmp_path / 'run'}",
+            f"data.field.survey={d / 'shots.sgy'}",
+            f"data.field.velocity={d / 'velocity.sgy'}",
+            f"data.wells.logs={d / 'wells'}",
+            f"data.wells.positions={demo.positions}",
+            "data.wells.n_velocity=30",
+            f"data.velocity=[{demo.velocity_maps}]",
+            *TINY,
+        ],
+    ).run()
     summary = json.loads((run / "summary.json").read_text())
     blocks = summary["field_windows"]["blocks"]
     pairs = open_store(run / "data" / "field_pairs.zarr", kind="pairs")
@@ -171,7 +190,9 @@ def test_field_workflow_with_wells_and_block_splits(demo, tmp_path):
     # the maps from the wells are in the training maps, each honouring its well
     maps = open_store(run / "data" / "well_maps.zarr", kind="velocity")
     wells = open_store(run / "data" / "ingested" / "data_wells_logs.zarr", kind="wells")
-    used = wells.isel(well=[i for i, n in enumerate(wells["name"].values) if str(n) not in summary["wells"]["excluded_wells"]])
+    used = wells.isel(
+        well=[i for i, n in enumerate(wells["name"].values) if str(n) not in summary["wells"]["excluded_wells"]]
+    )
     from geogen.physics.wells import honour_error
 
     assert honour_error(maps, used, Acquisition.preset("small")).max() <= HONOUR_TOLERANCE

@@ -49,7 +49,9 @@ def pairs_store_dataset():
     rng = np.random.default_rng(2)
     v = rng.uniform(1500, 4500, (20, *a.shape)).astype(np.float32)
     s = rng.standard_normal((20, *a.seismic_shape)).astype(np.float32)
-    ds = pairs_dataset(v, s, a, origin="generated", attrs={"checkpoint": "run/checkpoints/diffusion.pt", "steps": 50, "seed": 0})
+    ds = pairs_dataset(
+        v, s, a, origin="generated", attrs={"checkpoint": "run/checkpoints/diffusion.pt", "steps": 50, "seed": 0}
+    )
     return ds.assign(physics_rel_l2=("sample", rng.uniform(0, 1, 20)))
 
 
@@ -91,7 +93,9 @@ def test_ingest_export_ingest_is_identity(tmp_path, kind, fmt, suffix):
 
 
 def test_ingest_rechunks_to_the_kind_standard(tmp_path):
-    write_store(pairs_store_dataset(), tmp_path / "p.zarr", chunks={"seismic": {"sample": 1}, "velocity": {"sample": 1}})
+    write_store(
+        pairs_store_dataset(), tmp_path / "p.zarr", chunks={"seismic": {"sample": 1}, "velocity": {"sample": 1}}
+    )
     write_store(survey_dataset(), tmp_path / "s.zarr", chunks={"seismic": {"shot": 4}})
     pairs = geogen.ingest(tmp_path / "p.zarr", tmp_path / "p2.zarr")
     survey = geogen.ingest(tmp_path / "s.zarr", tmp_path / "s2.zarr")
@@ -152,7 +156,9 @@ def test_foreign_dataset_without_velocity_lists_what_it_holds(tmp_path):
 
 
 def test_foreign_velocity_in_km_per_s_without_units_is_refused(tmp_path):
-    xr.Dataset({"v": (("z", "x"), np.full((4, 5), 2.5))}, coords={"z": np.arange(4.0), "x": np.arange(5.0)}).to_netcdf(tmp_path / "k.nc")
+    xr.Dataset({"v": (("z", "x"), np.full((4, 5), 2.5))}, coords={"z": np.arange(4.0), "x": np.arange(5.0)}).to_netcdf(
+        tmp_path / "k.nc"
+    )
     with pytest.raises(InputError, match="k.nc: variable 'v' ranges 2.5-2.5: that looks like km/s"):
         geogen.ingest(tmp_path / "k.nc", tmp_path / "v.zarr")
 
@@ -170,8 +176,11 @@ def test_cli_export_netcdf_and_back(tmp_path):
     assert r.returncode == 0, r.stderr
     with open(tmp_path / "s.nc", "rb") as fh:
         assert fh.read(4) == b"\x89HDF"  # netCDF-4
-    r = subprocess.run([sys.executable, "-m", "geogen", "ingest", str(tmp_path / "s.nc"), "--out", str(tmp_path / "t.zarr")],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "geogen", "ingest", str(tmp_path / "s.nc"), "--out", str(tmp_path / "t.zarr")],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
     assert_same_store(open_store(tmp_path / "s.zarr"), open_store(tmp_path / "t.zarr"))
 

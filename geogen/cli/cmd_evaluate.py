@@ -54,9 +54,12 @@ def _given(**options: Any) -> dict[str, Any]:
 def evaluate(
     run_dir: Path = typer.Argument(..., help="A training run directory (with splits.json and checkpoints)."),
     json_out: bool = typer.Option(False, "--json", help="Print only the JSON summary on stdout."),
-    generated: Optional[Path] = typer.Option(None, "--generated", help="Generated pairs store (default RUN_DIR/generated.zarr)."),
+    generated: Optional[Path] = typer.Option(
+        None, "--generated", help="Generated pairs store (default RUN_DIR/generated.zarr)."
+    ),
     paired_only: Optional[str] = typer.Option(
-        None, "--paired-only", help="Arm (p): a run trained with training.velocity_maps=paired, or a store it wrote."),
+        None, "--paired-only", help="Arm (p): a run trained with training.velocity_maps=paired, or a store it wrote."
+    ),
     arms: Optional[str] = typer.Option(None, "--arms", help="Comma-separated arms to train (default a,b,b0,p,c)."),
     n_extra: Optional[int] = typer.Option(None, "--n-extra", help="Extra pairs per arm (default: all generated)."),
     steps: Optional[int] = typer.Option(None, "--steps", help="InversionNet optimiser steps per arm and seed."),

@@ -22,28 +22,58 @@ def parse_header_overrides(items: list[str]) -> dict[str, int]:
             raise InputError(f"--header {item!r}: expected NAME=BYTE, e.g. --header offset=37")
         value = int(byte)
         if not 1 <= value <= 237:
-            raise InputError(f"--header {item!r}: byte must be between 1 and 237 (a 4-byte field in the 240-byte trace header)")
+            raise InputError(
+                f"--header {item!r}: byte must be between 1 and 237 (a 4-byte field in the 240-byte trace header)"
+            )
         out[name.strip().lower()] = value
     return out
 
 
 @app.command()
 def ingest(
-    paths: list[Path] = typer.Argument(..., help="SEG-Y file, OpenFWI .npy files (model*.npy with data*.npy), LAS well logs, Zarr or netCDF store."),
+    paths: list[Path] = typer.Argument(
+        ..., help="SEG-Y file, OpenFWI .npy files (model*.npy with data*.npy), LAS well logs, Zarr or netCDF store."
+    ),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Target store (default: first PATH with .zarr)."),
     kind: str = typer.Option("auto", "--kind", help="auto|survey|poststack|velocity|wells: override detection."),
-    header: list[str] = typer.Option([], "--header", help="Override a trace-header location, NAME=BYTE (1-based); repeatable."),
+    header: list[str] = typer.Option(
+        [], "--header", help="Override a trace-header location, NAME=BYTE (1-based); repeatable."
+    ),
     duplicates: str = typer.Option("error", "--duplicates", help="error|first|last: what to do with duplicate traces."),
     json_out: bool = typer.Option(False, "--json", help="Print the new store's summary as JSON."),
-    dz: Optional[float] = typer.Option(None, "--dz", help="SEG-Y velocity: depth sample spacing in m (default: from the sample interval field)."),
-    dx: Optional[float] = typer.Option(None, "--dx", help="SEG-Y velocity section: trace spacing in m (default: from the trace coordinates)."),
-    depth_unit: Optional[str] = typer.Option(None, "--depth-unit", help="SEG-Y velocity: read the sample interval field as auto|m|mm (auto: >=100 is mm)."),
-    geographic: bool = typer.Option(False, "--geographic", help="SEG-Y: keep coordinates given in arc-seconds or degrees (bytes 89-90 = 2, 3, 4) as degrees instead of refusing them."),
+    dz: Optional[float] = typer.Option(
+        None, "--dz", help="SEG-Y velocity: depth sample spacing in m (default: from the sample interval field)."
+    ),
+    dx: Optional[float] = typer.Option(
+        None, "--dx", help="SEG-Y velocity section: trace spacing in m (default: from the trace coordinates)."
+    ),
+    depth_unit: Optional[str] = typer.Option(
+        None, "--depth-unit", help="SEG-Y velocity: read the sample interval field as auto|m|mm (auto: >=100 is mm)."
+    ),
+    geographic: bool = typer.Option(
+        False,
+        "--geographic",
+        help="SEG-Y: keep coordinates given in arc-seconds or degrees (bytes 89-90 = 2, 3, 4) as degrees "
+        "instead of refusing them.",
+    ),
     workers: Optional[int] = typer.Option(None, "--workers", help="SEG-Y: worker processes (default: one per core)."),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="SEG-Y: address of a running dask scheduler whose workers fill the store (they must see the file and the output folder)."),
-    curve: Optional[str] = typer.Option(None, "--curve", help="LAS: the sonic or velocity curve to read (default: the first of DTCO, DTC, DT, ..., AC, then VP, VEL)."),
-    position: list[str] = typer.Option([], "--position", help="LAS: a well's position along the line, NAME=X_METRES; repeatable."),
-    positions: Optional[Path] = typer.Option(None, "--positions", help="LAS: CSV of well positions along the line (columns name,x)."),
+    scheduler: Optional[str] = typer.Option(
+        None,
+        "--scheduler",
+        help="SEG-Y: address of a running dask scheduler whose workers fill the store (they must see the file "
+        "and the output folder).",
+    ),
+    curve: Optional[str] = typer.Option(
+        None,
+        "--curve",
+        help="LAS: the sonic or velocity curve to read (default: the first of DTCO, DTC, DT, ..., AC, then VP, VEL).",
+    ),
+    position: list[str] = typer.Option(
+        [], "--position", help="LAS: a well's position along the line, NAME=X_METRES; repeatable."
+    ),
+    positions: Optional[Path] = typer.Option(
+        None, "--positions", help="LAS: CSV of well positions along the line (columns name,x)."
+    ),
 ) -> None:
     """Turn SEG-Y, OpenFWI .npy, Zarr or netCDF data into a geogen Zarr store."""
     import warnings
@@ -110,7 +140,9 @@ def info(
 
 
 def format_summary(summary: dict) -> str:
-    lines = [f"{summary['path']}: {summary['kind']} store" + (f" ({summary['origin']})" if summary.get("origin") else "")]
+    lines = [
+        f"{summary['path']}: {summary['kind']} store" + (f" ({summary['origin']})" if summary.get("origin") else "")
+    ]
     lines.append("  dimensions: " + ", ".join(f"{k}={v}" for k, v in summary["dimensions"].items()))
     for name, axis in summary["axes"].items():
         if "min" in axis:
@@ -121,7 +153,8 @@ def format_summary(summary: dict) -> str:
     acq = summary.get("acquisition")
     if acq:
         lines.append(
-            f"  acquisition: {acq['grid'][0]} x {acq['grid'][1]} grid at {acq['spacing_m'][0]:g} x {acq['spacing_m'][1]:g} m, "
+            f"  acquisition: {acq['grid'][0]} x {acq['grid'][1]} grid "
+            f"at {acq['spacing_m'][0]:g} x {acq['spacing_m'][1]:g} m, "
             f"{acq['sources']} sources, {acq['receivers']} receivers, {acq['nt']} samples at {acq['dt_s'] * 1e3:g} ms, "
             f"{acq['frequency_hz']:g} Hz Ricker"
         )
@@ -154,7 +187,11 @@ def export(
     store: Path = typer.Argument(..., help="A geogen store."),
     format: str = typer.Option(..., "--format", "-f", help="segy|netcdf|zarr"),  # noqa: A002
     out: Path = typer.Option(..., "--out", "-o", help="Output file (SEG-Y, netCDF) or directory."),
-    segy_format: Optional[str] = typer.Option(None, "--segy-format", help="SEG-Y sample format: ibm|ieee|int32|int16|int8 (default: the original's, IEEE for geogen's own stores)."),
+    segy_format: Optional[str] = typer.Option(
+        None,
+        "--segy-format",
+        help="SEG-Y sample format: ibm|ieee|int32|int16|int8 (default: the original's, IEEE for geogen's own stores).",
+    ),
 ) -> None:
     """Write a store out as SEG-Y, netCDF or Zarr."""
     from geogen.io import export as run_export

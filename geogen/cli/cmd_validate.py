@@ -45,10 +45,14 @@ def format_validation(summary: dict[str, Any]) -> str:
 def validate(
     store: Path = typer.Argument(..., help="A pairs store (generated, simulated or recorded)."),
     json_out: bool = typer.Option(False, "--json", help="Print only the JSON summary on stdout."),
-    run: Optional[Path] = typer.Option(None, "--run", help="Training run: add the like-for-like autoencoder floor, save validation.json there."),
+    run: Optional[Path] = typer.Option(
+        None, "--run", help="Training run: add the like-for-like autoencoder floor, save validation.json there."
+    ),
     workers: int = typer.Option(1, "--workers", help="Dask worker processes for the modelling."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of a running dask scheduler."),
-    filter_threshold: Optional[float] = typer.Option(None, "--filter", help="Keep pairs with relative L2 <= THRESHOLD (needs --out)."),
+    filter_threshold: Optional[float] = typer.Option(
+        None, "--filter", help="Keep pairs with relative L2 <= THRESHOLD (needs --out)."
+    ),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Store for the pairs that pass --filter."),
     no_write: bool = typer.Option(False, "--no-write", help="Do not add the per-pair figures to STORE."),
 ) -> None:

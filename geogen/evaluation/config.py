@@ -31,8 +31,11 @@ class EvaluationConfig(BaseModel):
     eval_every: int | None = Field(None, gt=0, description="steps between validation-MAE checks (default: steps / 20)")
     n_extra: int | None = Field(
         None, gt=0, description="extra pairs added in (b), (b0), (p) and (c) (default: all generated pairs)")
-    arms: list[ArmKey] = Field(default_factory=lambda: list(ARM_KEYS), min_length=1,
-                               description="arms to train: a, b, b0, p, c ((a) is always trained: the gains refer to it)")
+    arms: list[ArmKey] = Field(
+        default_factory=lambda: list(ARM_KEYS),
+        min_length=1,
+        description="arms to train: a, b, b0, p, c ((a) is always trained: the gains refer to it)",
+    )
     paired_only: str | None = Field(
         None, description="(p): a run trained with training.velocity_maps: paired (its pairs are generated here, "
                           "as many and with the sampler of the generated store), or a pairs store it generated")

@@ -229,8 +229,11 @@ def simulated_extra(inputs: RunInputs, acquisition: Acquisition, n: int, *, seed
 
 def _check_same_acquisition(store: Path, acq: Acquisition, reference: Acquisition) -> None:
     if acq != reference:
-        raise InputError(f"was made with another acquisition than the run's real pairs "
-                         f"({acq.seismic_shape} vs {reference.seismic_shape}); evaluate a store of this run", path=store)
+        raise InputError(
+            f"was made with another acquisition than the run's real pairs "
+            f"({acq.seismic_shape} vs {reference.seismic_shape}); evaluate a store of this run",
+            path=store,
+        )
 
 
 # ------------------------------------------------------------------------ the arms

@@ -20,8 +20,12 @@ import torch
 from torch import nn
 
 
-def _block(cin: int, cout: int, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int]) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, kernel, stride, padding), nn.BatchNorm2d(cout), nn.LeakyReLU(0.2, inplace=True))
+def _block(
+    cin: int, cout: int, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int]
+) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, kernel, stride, padding), nn.BatchNorm2d(cout), nn.LeakyReLU(0.2, inplace=True)
+    )
 
 
 def _up(cin: int, cout: int, kernel: int | tuple[int, int], stride: int, padding: int) -> nn.Sequential:

@@ -73,9 +73,11 @@ def _load(path: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-SCATTERED_SENTENCE = ("The scattered part is the record minus its direct-wave record (Devito in a homogeneous medium at "
-                      "the mean velocity of the map's top row): the part of the record that the map below the surface "
-                      "controls.  A generator that outputs the direct wave alone scores exactly 1 on it.")
+SCATTERED_SENTENCE = (
+    "The scattered part is the record minus its direct-wave record (Devito in a homogeneous medium at "
+    "the mean velocity of the map's top row): the part of the record that the map below the surface "
+    "controls.  A generator that outputs the direct wave alone scores exactly 1 on it."
+)
 
 
 def physics_rows(validation: dict[str, Any]) -> list[tuple[str, int | None, dict[str, Any]]]:

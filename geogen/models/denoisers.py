@@ -115,7 +115,11 @@ class UNet1DDenoiser(nn.Module):
         h = self.mid(h, emb)
         for block in self.up:
             skip = skips.pop()
-            h = nn.functional.interpolate(h, size=skip.shape[-1], mode="nearest") if h.shape[-1] != skip.shape[-1] else h
+            h = (
+                nn.functional.interpolate(h, size=skip.shape[-1], mode="nearest")
+                if h.shape[-1] != skip.shape[-1]
+                else h
+            )
             h = block(torch.cat([h, skip], dim=1), emb)
         return self.out(h).squeeze(1)
 

@@ -76,7 +76,9 @@ def path_weights(a: Acquisition, aperture_depth: float) -> np.ndarray:
         lo = mid[p] - half[p] * shrink  # (nz,)
         hi = mid[p] + half[p] * shrink
         # the overlap of cell [x - 1/2, x + 1/2] with [lo, hi], or linear interpolation at a point
-        overlap = np.clip(np.minimum(x[None, :] + 0.5, hi[:, None]) - np.maximum(x[None, :] - 0.5, lo[:, None]), 0, None)
+        overlap = np.clip(
+            np.minimum(x[None, :] + 0.5, hi[:, None]) - np.maximum(x[None, :] - 0.5, lo[:, None]), 0, None
+        )
         point = np.clip(1.0 - np.abs(x[None, :] - mid[p]), 0.0, None)
         w = np.where((hi - lo)[:, None] > 1e-9, overlap, point)
         weights[p] = w / w.sum(axis=1, keepdims=True)
@@ -109,7 +111,9 @@ def block_layers(slowness: torch.Tensor, dz: float, resolution: float) -> tuple[
     new[:, 1:] = level[:, 1:] != level[:, :-1]
     run = torch.cumsum(new.long(), dim=1) - 1
     k = int(run.max()) + 1
-    count = torch.zeros(c, k, dtype=slowness.dtype, device=slowness.device).scatter_add_(1, run, torch.ones_like(slowness))
+    count = torch.zeros(c, k, dtype=slowness.dtype, device=slowness.device).scatter_add_(
+        1, run, torch.ones_like(slowness)
+    )
     total = torch.zeros(c, k, dtype=slowness.dtype, device=slowness.device).scatter_add_(1, run, slowness)
     layers = total / count.clamp(min=1)
     last = run[:, -1:]  # index of each column's last real layer

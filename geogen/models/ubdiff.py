@@ -223,7 +223,9 @@ class UBDiff:
     # -------------------------------------------------------------- conversions
     def _batches(self, array: np.ndarray, batch_size: int):
         for i in range(0, array.shape[0], batch_size):
-            yield torch.as_tensor(np.ascontiguousarray(array[i:i + batch_size]), dtype=torch.float32, device=self.device)
+            yield torch.as_tensor(
+                np.ascontiguousarray(array[i : i + batch_size]), dtype=torch.float32, device=self.device
+            )
 
     def _check_velocity(self, velocity_mps: np.ndarray) -> np.ndarray:
         v = np.asarray(velocity_mps, dtype=np.float32)

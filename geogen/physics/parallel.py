@@ -31,7 +31,9 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
         try:
             client = Client(scheduler, timeout="10s")
         except (OSError, TimeoutError) as exc:
-            raise InputError(f"--scheduler {scheduler}: cannot connect ({exc}); start the scheduler or drop the option") from exc
+            raise InputError(
+                f"--scheduler {scheduler}: cannot connect ({exc}); start the scheduler or drop the option"
+            ) from exc
         try:
             yield client
         finally:

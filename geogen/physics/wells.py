@@ -58,8 +58,15 @@ from geogen.acquisition import Acquisition
 from geogen.data.datasets import velocity_dataset
 from geogen.data.store import open_store, require_kind, write_store
 from geogen.errors import InputError
-from geogen.physics.families import (CURVE_AMPLITUDE, CURVE_TERMS, FAMILIES, FAULT_DIP_DEG, FAULT_THROW, FAULTS,
-                                     WAVELENGTH)
+from geogen.physics.families import (
+    CURVE_AMPLITUDE,
+    CURVE_TERMS,
+    FAMILIES,
+    FAULT_DIP_DEG,
+    FAULT_THROW,
+    FAULTS,
+    WAVELENGTH,
+)
 
 DESPIKE_M = 1.0  # running-median length along the log, m
 SPIKE_FRACTION = 0.10  # a sample this far (relative) from the running median is a spike

@@ -48,6 +48,8 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
         raise InputError(f"cannot load as a geogen checkpoint ({exc.__class__.__name__}: {str(exc).splitlines()[0]})",
                          path=path) from exc
     if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise InputError(f"is not a geogen checkpoint (format {state.get('format') if isinstance(state, dict) else None!r})",
-                         path=path)
+        raise InputError(
+            f"is not a geogen checkpoint (format {state.get('format') if isinstance(state, dict) else None!r})",
+            path=path,
+        )
     return state

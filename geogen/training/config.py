@@ -31,17 +31,21 @@ class ModelConfig(_Strict):
                              "or cross-attention to memory tokens (the first design)")
     position_scale: float = Field(1.0, gt=0, description="initial std of the seismic tokens' position embeddings")
     seismic_prior: Literal["none", "reflectivity", "layered"] = Field(
-        "none", description="layered: the record starts from physics of the decoded velocity map (the solver's direct "
-                            "wave plus the exact response of its layering along each trace, geogen.models.layered) and "
-                            "the seismic decoder adds what that misses; reflectivity: a convolutional model of primaries "
-                            "through a learned refiner (the first design); none: the published decoder alone")
+        "none",
+        description="layered: the record starts from physics of the decoded velocity map (the solver's direct "
+        "wave plus the exact response of its layering along each trace, geogen.models.layered) and "
+        "the seismic decoder adds what that misses; reflectivity: a convolutional model of primaries "
+        "through a learned refiner (the first design); none: the published decoder alone",
+    )
     prior_channels: int = Field(8, ge=0, description="hidden channels of the reflectivity prior's refiner "
                                                      "(0: one linear filter)")
     prior_column_stride: int = Field(
         8, ge=1, description="layered prior: solve every n-th receiver's column and blend between them (cost / n)")
     prior_resolution: float = Field(
         10.0, gt=0, description="layered prior: rows whose velocities differ by less (m/s) merge into one layer")
-    denoiser: Literal["mlp", "unet1d"] = Field("mlp", description="residual MLP over the latent, or the paper's 1-D U-Net")
+    denoiser: Literal["mlp", "unet1d"] = Field(
+        "mlp", description="residual MLP over the latent, or the paper's 1-D U-Net"
+    )
     denoiser_width: int = Field(256, gt=0, description="hidden width of the MLP denoiser")
     denoiser_depth: int = Field(3, gt=0, description="residual blocks of the MLP denoiser")
 
@@ -54,9 +58,13 @@ class StepConfig(_Strict):
     lr: float = Field(1e-3, gt=0, description="Adam(W) learning rate")
     weight_decay: float = Field(0.0, ge=0)
     num_workers: int = Field(0, ge=0, description="DataLoader worker processes")
-    steps_per_epoch: int | None = Field(None, gt=0, description="cap on optimiser steps per epoch (None: the whole split)")
+    steps_per_epoch: int | None = Field(
+        None, gt=0, description="cap on optimiser steps per epoch (None: the whole split)"
+    )
     lr_schedule: Literal["cosine", "constant"] = Field(
-        "cosine", description="cosine: linear warm-up, then cosine decay to zero over the stage; constant: lr throughout")
+        "cosine",
+        description="cosine: linear warm-up, then cosine decay to zero over the stage; constant: lr throughout",
+    )
     warmup_fraction: float = Field(0.05, ge=0, lt=1, description="share of the stage's steps spent warming up (cosine)")
 
 

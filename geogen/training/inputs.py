@@ -41,8 +41,11 @@ def check_inputs(velocity_store: str | os.PathLike[str], pairs_store: str | os.P
         raise InputError("needs a variable 'velocity(model, z, x)'", path=vpath)
     v_shape = tuple(int(s) for s in vds["velocity"].shape[1:])
     if v_shape != acq.shape:
-        raise InputError(f"velocity maps are {v_shape[0]} x {v_shape[1]}, the paired data ({ppath.name}) are "
-                         f"{acq.nz} x {acq.nx}; resample the maps to the paired grid or use matching stores", path=vpath)
+        raise InputError(
+            f"velocity maps are {v_shape[0]} x {v_shape[1]}, the paired data ({ppath.name}) are "
+            f"{acq.nz} x {acq.nx}; resample the maps to the paired grid or use matching stores",
+            path=vpath,
+        )
     for dim, step in (("z", acq.dz), ("x", acq.dx)):
         got = _spacing(vds, dim)
         if got is not None and abs(got - step) > 1e-3 * step:

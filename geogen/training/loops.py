@@ -385,12 +385,26 @@ def run_diffusion(net: UBDiffNet, model_cfg: ModelConfig, cfg: DiffusionConfig, 
                 best = val if val is not None else best
                 best_ema = copy.deepcopy(ema.state_dict())
             if ctx.is_main:
-                save_checkpoint({**meta, "stage": "diffusion", "net": clone_state(net), "denoiser": clone_state(denoiser),
-                                 "ema_current": ema.state_dict(), "ema": best_ema, "optimizer": optimizer.state_dict(),
-                                 "generator": gen.get_state(), "step": step, "finished": step == cfg.steps,
-                                 "best_validation": None if best == float("inf") else best,
-                                 "latent_mean": mean, "latent_std": std, "timesteps": cfg.timesteps,
-                                 "objective": cfg.objective}, checkpoint)
+                save_checkpoint(
+                    {
+                        **meta,
+                        "stage": "diffusion",
+                        "net": clone_state(net),
+                        "denoiser": clone_state(denoiser),
+                        "ema_current": ema.state_dict(),
+                        "ema": best_ema,
+                        "optimizer": optimizer.state_dict(),
+                        "generator": gen.get_state(),
+                        "step": step,
+                        "finished": step == cfg.steps,
+                        "best_validation": None if best == float("inf") else best,
+                        "latent_mean": mean,
+                        "latent_std": std,
+                        "timesteps": cfg.timesteps,
+                        "objective": cfg.objective,
+                    },
+                    checkpoint,
+                )
             append_metrics(run_dir, {"stage": "diffusion", "step": step, "train_loss": ctx.mean(total / count),
                                      "validation_loss": val, "seconds": round(time.perf_counter() - started, 3)}, ctx)
             total, count, started = 0.0, 0, time.perf_counter()

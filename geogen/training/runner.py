@@ -20,7 +20,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,6 +33,9 @@ from geogen.training.config import ModelConfig, SplitConfig, Step1Config, Traini
 from geogen.training.context import RunContext, make_context
 from geogen.training.inputs import TrainingInputs, check_inputs
 from geogen.training.splits import load_or_make_splits
+
+if TYPE_CHECKING:
+    import torch
 
 STAGES = ("step1", "step2", "diffusion")
 
@@ -55,8 +58,15 @@ def _check_config(run_dir: Path, model: ModelConfig, inputs: TrainingInputs, ctx
                              "or the same model settings", path=path)
         return
     if ctx.is_main:
-        _write_json(path, {"model": model.model_dump(), "velocity_store": str(inputs.velocity_store),
-                           "pairs_store": str(inputs.pairs_store), "acquisition": json.loads(inputs.acquisition.to_json())})
+        _write_json(
+            path,
+            {
+                "model": model.model_dump(),
+                "velocity_store": str(inputs.velocity_store),
+                "pairs_store": str(inputs.pairs_store),
+                "acquisition": json.loads(inputs.acquisition.to_json()),
+            },
+        )
 
 
 @dataclass(frozen=True)
@@ -103,7 +113,7 @@ def _stream(store: Path, names: Sequence[str], indices: Sequence[int], norm: Nor
                        shard=shard)
 
 
-def mean_record(stream: ChunkStream) -> "torch.Tensor":
+def mean_record(stream: ChunkStream) -> torch.Tensor:
     """The mean normalised record over a stream, accumulated in float64 one sample at a time."""
     import torch
 

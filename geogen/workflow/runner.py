@@ -75,8 +75,9 @@ def load_yaml(path: Path) -> dict[str, Any]:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise InputError(f"a workflow is a mapping of sections (data, model, training, ...), not a {type(data).__name__}",
-                         path=path)
+        raise InputError(
+            f"a workflow is a mapping of sections (data, model, training, ...), not a {type(data).__name__}", path=path
+        )
     return data
 
 
@@ -158,7 +159,9 @@ class Workflow:
         return cls.from_dict(load_yaml(p), source=p, overrides=overrides)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], *, source: Path | None = None, overrides: Iterable[str] = ()) -> "Workflow":
+    def from_dict(
+        cls, data: dict[str, Any], *, source: Path | None = None, overrides: Iterable[str] = ()
+    ) -> "Workflow":
         """Validate a workflow given as a dict (what the YAML file holds)."""
         data = json.loads(json.dumps(data, default=str))  # a private copy, plain types only
         keys = apply_overrides(data, overrides)
@@ -390,9 +393,12 @@ class Workflow:
                     return
                 what = "data/acquisition" if group == "data" else "model/training"
                 raise InputError(
-                    f"holds the run of another workflow ('{old.get('name')}', config {str(old.get('config_sha256'))[:12]}) "
+                    f"holds the run of another workflow ('{old.get('name')}', "
+                    f"config {str(old.get('config_sha256'))[:12]}) "
                     f"whose {what} settings differ; choose another run.dir (--set run.dir=runs/NEW) "
-                    "or pass --force to replace that run", path=d)
+                    "or pass --force to replace that run",
+                    path=d,
+                )
 
     def snapshot(self) -> None:
         """The resolved config (YAML) and its hashes, written before any stage runs."""
@@ -464,9 +470,16 @@ class Workflow:
                 t0 = time.perf_counter()
                 outputs = func(ctx)
                 timings[name] = round(time.perf_counter() - t0, 2)
-                _write_json_atomic(marker, {"stage": name, "hash": self.stage_hashes[group],
-                                            "seconds": timings[name], "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                                            "outputs": outputs})
+                _write_json_atomic(
+                    marker,
+                    {
+                        "stage": name,
+                        "hash": self.stage_hashes[group],
+                        "seconds": timings[name],
+                        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                        "outputs": outputs,
+                    },
+                )
                 ctx.outputs[name] = outputs
                 log.info("stage %s: done in %.1f s", name, timings[name])
             if name == "assemble" and self.acquisition is None:

@@ -371,13 +371,17 @@ def make_plots(ctx: Context) -> tuple[list[str], list[str]]:
     jobs: list[tuple[str, Any]] = []
     metrics = ctx.run_dir / "metrics.jsonl"
     if metrics.exists():
-        jobs.append(("training curves", lambda: plots.training_curves(metrics, ctx.run_dir / "plots" / "training_curves.png")))
+        jobs.append(
+            ("training curves", lambda: plots.training_curves(metrics, ctx.run_dir / "plots" / "training_curves.png"))
+        )
     generated = ctx.run_dir / "generated.zarr"
     if "validate" in ctx.outputs and generated.exists():
         def histogram() -> Path:
             report_file = ctx.run_dir / "validation.json"
             full = json.loads(report_file.read_text()) if report_file.exists() else ctx.outputs["validate"]["summary"]
-            return plots.physics_histogram(full, ctx.run_dir / "plots" / "physics_rel_l2.png", store=open_store(generated))
+            return plots.physics_histogram(
+                full, ctx.run_dir / "plots" / "physics_rel_l2.png", store=open_store(generated)
+            )
 
         jobs.append(("physics histogram", histogram))
         jobs.append(("generated pairs sheet", lambda: _pairs_sheet(ctx, open_store(generated), plots)))
@@ -402,7 +406,9 @@ def _pairs_sheet(ctx: Context, store: Any, plots: Any, n: int = 3) -> Path:
     acq = acquisition_of(store)
     k = min(n, store.sizes["sample"])
     velocity = np.asarray(store["velocity"].isel(sample=slice(0, k)).values, dtype=np.float32)
-    seismic = np.asarray(store["seismic"].isel(sample=slice(0, k)).transpose("sample", "source", "time", "receiver").values)
+    seismic = np.asarray(
+        store["seismic"].isel(sample=slice(0, k)).transpose("sample", "source", "time", "receiver").values
+    )
     modelled = forward(velocity, acq)
     return plots.pairs_sheet(velocity, seismic, modelled, acq, ctx.run_dir / "plots" / "generated_pairs.png")
 
@@ -506,7 +512,9 @@ def _block_lines(b: dict[str, Any]) -> list[str]:
         lines.append(f"  - block {row['block']}: centres {row['centres_from_m']:g}-{row['centres_to_m']:g} m, "
                      f"{row['part']}, {row['windows']} windows ({row['kept']} kept)")
     for d in b["dropped"]:
-        lines.append(f"  - dropped window at x = {d['x0']:g} m ({d['was']} in block {d['block']}, overlaps {d['overlaps']})")
+        lines.append(
+            f"  - dropped window at x = {d['x0']:g} m ({d['was']} in block {d['block']}, overlaps {d['overlaps']})"
+        )
     return lines
 
 
@@ -536,7 +544,12 @@ def _markdown(s: dict[str, Any]) -> str:
         lines.append(f"- {stage}: " + ", ".join(f"{k} {_fmt(v)}" for k, v in row.items() if k != "stage"))
     if "generation" in s:
         g = s["generation"]
-        lines += ["", "## Generation", "", f"- {g['n']} pairs, {g['sampler']} sampler, {g['steps']} steps, seed {g['seed']} (`{g['store']}`)"]
+        lines += [
+            "",
+            "## Generation",
+            "",
+            f"- {g['n']} pairs, {g['sampler']} sampler, {g['steps']} steps, seed {g['seed']} (`{g['store']}`)",
+        ]
     if "validation" in s:
         lines += ["", "## Physics check (Devito)", ""] + validation_table(s["validation"])
         lines += ["", "Per-pair figures are variables of the generated store: "

@@ -16,7 +16,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from hypothesis import HealthCheck, given, seed, settings  # noqa: E402
-
 from segy_fuzz import OUTCOMES, cases, run_case  # noqa: E402
 
 
