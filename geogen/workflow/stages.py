@@ -553,7 +553,7 @@ def _markdown(s: dict[str, Any]) -> str:
     if "validation" in s:
         lines += ["", "## Physics check (Devito)", ""] + validation_table(s["validation"])
         lines += ["", "Per-pair figures are variables of the generated store: "
-                  "`physics_rel_l2`, `physics_ssim`, `first_arrival_error_s`."]
+                  "`physics_rel_l2`, `scattered_rel_l2`, `physics_ssim`, `first_arrival_error_s`."]
     if "export" in s:
         lines += ["", "## Exported", ""] + [f"- {fmt}: `{path}`" for fmt, path in s["export"].items()]
     if "evaluation" in s:
