@@ -16,9 +16,12 @@ class GeogenError(Exception):
 
     exit_code: int = 1
 
-    def __init__(self, message: str, *, path: str | PathLike[str] | None = None) -> None:
+    def __init__(self, message: str, *, path: str | PathLike[str] | None = None, setting: str | None = None) -> None:
         self.path = None if path is None else str(path)
         self.detail = message
+        #: the setting (option or configuration key, e.g. ``n_extra``) the error concerns, where one does;
+        #: the workflow runner turns it into the YAML path
+        self.setting = setting
         super().__init__(f"{self.path}: {message}" if self.path else message)
 
 

@@ -15,7 +15,7 @@ from geogen.data.datasets import pairs_dataset, velocity_dataset
 from geogen.data.store import write_store
 from geogen.errors import InputError, StoreKindError
 from geogen.training import loops, train
-from geogen.training.checkpoint import load_checkpoint, save_checkpoint
+from geogen.run.checkpoint import load_checkpoint, save_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,9 @@ from torch import nn
 from geogen.acquisition import Acquisition
 from geogen.data.normalize import Normalizer
 from geogen.errors import InputError
+from geogen.models.config import ModelConfig, upgrade_model_config
 from geogen.models.denoisers import build_denoiser
+from geogen.models.device import pick_device
 from geogen.models.encoder import VelocityEncoder
 from geogen.models.heads import LatentHead
 from geogen.models.reflectivity import ReflectivityPrior
@@ -31,7 +33,8 @@ from geogen.models.schedule import CosineSchedule
 from geogen.models.seismic_decoder import PriorRefiner, build_seismic_decoder
 from geogen.models.seismic_prior import LayeredPrior
 from geogen.models.velocity_decoder import VelocityDecoder
-from geogen.training.config import ModelConfig
+from geogen.run.checkpoint import load_checkpoint
+from geogen.run.rundir import RunDir
 
 
 class UBDiffNet(nn.Module):
@@ -140,30 +143,10 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-#: Model fields added after runs were already trained, with the value those runs used (a checkpoint
-#: or config.json without the field was built that way, whatever today's default is).
-LEGACY_MODEL_FIELDS: dict[str, Any] = {"transformer_conditioning": "cross", "position_scale": 0.02}
-LEGACY_ANY_DECODER: dict[str, Any] = {"seismic_prior": "none"}
-
-
-def upgrade_model_config(saved: dict[str, Any]) -> dict[str, Any]:
-    """A saved model configuration with the fields it predates filled in as they were then."""
-    legacy = LEGACY_ANY_DECODER
-    if saved.get("seismic_decoder", "transformer") == "transformer":
-        legacy = {**LEGACY_MODEL_FIELDS, **legacy}
-    return {**legacy, **saved}
-
-
 def _join(parts: list[torch.Tensor]) -> np.ndarray:
     """Concatenate float32 CPU batches into one array (no copy for a single batch)."""
     out = parts[0] if len(parts) == 1 else torch.cat(parts)
     return out.numpy().astype(np.float32, copy=False)
-
-
-def pick_device(device: str | torch.device | None) -> torch.device:
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 class UBDiff:
@@ -188,36 +171,28 @@ class UBDiff:
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, run_dir_or_checkpoint: str | os.PathLike[str], device: str | torch.device | None = None) -> "UBDiff":
+    def load(cls, run_dir_or_checkpoint: str | os.PathLike[str], device: str | torch.device | None = None) -> UBDiff:
         """Load from a run directory (its latest finished checkpoint) or a ``.pt`` file."""
-        from geogen.training.checkpoint import load_checkpoint
-
         path = Path(run_dir_or_checkpoint)
         if path.is_dir():
-            for name in ("diffusion", "step2", "step1"):
-                candidate = path / "checkpoints" / f"{name}.pt"
-                if candidate.is_file():
-                    path = candidate
-                    break
-            else:
-                raise InputError("holds no checkpoints/{diffusion,step2,step1}.pt; train first", path=path)
+            path = RunDir(path).latest_checkpoint()
         dev = pick_device(device)
-        state = load_checkpoint(path)
-        config = ModelConfig.model_validate(upgrade_model_config(state["model_config"]))
-        acquisition = Acquisition.from_json(state["acquisition"])
+        ckpt = load_checkpoint(path)
+        config = ModelConfig.model_validate(upgrade_model_config(ckpt.model_config))
+        acquisition = Acquisition.from_json(ckpt.acquisition_json)
         net = UBDiffNet(config, acquisition)
-        net.load_state_dict(state["best_net"] if "best_net" in state else state["net"])
+        net.load_state_dict(ckpt.model_weights)
         kw: dict[str, Any] = {}
-        if "ema" in state:
+        if ckpt.has_denoiser:
             denoiser = build_denoiser(config.denoiser, config.latent_dim, width=config.denoiser_width,
                                       depth=config.denoiser_depth)
-            denoiser.load_state_dict(state["ema"]["model"])
-            kw = dict(denoiser=denoiser, schedule=CosineSchedule(int(state["timesteps"])),
-                      latent_mean=state["latent_mean"], latent_std=state["latent_std"], objective=state["objective"])
-        model = cls(net, Normalizer.from_dict(state["normalization"]), acquisition, config,
+            denoiser.load_state_dict(ckpt.ema["model"])
+            kw = dict(denoiser=denoiser, schedule=CosineSchedule(ckpt.timesteps),
+                      latent_mean=ckpt.latent_mean, latent_std=ckpt.latent_std, objective=ckpt.objective)
+        model = cls(net, Normalizer.from_dict(ckpt.normalization), acquisition, config,
                     checkpoint=str(path), device=dev, **kw)
         #: the maps steps 1 and 3 learnt from: "all" (UB-Diff) or "paired" (the paired-only ablation)
-        model.velocity_maps = str((state.get("training_config") or {}).get("velocity_maps", "all"))
+        model.velocity_maps = str(ckpt.training_config.get("velocity_maps", "all"))
         return model
 
     # -------------------------------------------------------------- conversions

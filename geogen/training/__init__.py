@@ -13,7 +13,7 @@ __all__ = ["train"]
 
 def __getattr__(name: str) -> Any:
     if name == "train":
-        from geogen.training.runner import train
+        from geogen.training.trainer import train
 
         return train
     raise AttributeError(f"module 'geogen.training' has no attribute {name!r}")

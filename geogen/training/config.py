@@ -8,49 +8,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from geogen.models.config import ModelConfig, StrictConfig
+
+__all__ = ["DiffusionConfig", "ModelConfig", "SplitConfig", "Step1Config", "Step2Config", "StepConfig",
+           "TrainingConfig"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ModelConfig(_Strict):
-    """The UB-Diff networks."""
-
-    latent_dim: int = Field(128, gt=0, description="size c of the co-latent (Tanh output, in [-1, 1])")
-    encoder_channels: list[int] = Field([32, 64, 128, 256], min_length=1, description="encoder widths")
-    seismic_decoder: Literal["transformer", "linear"] = Field(
-        "transformer", description="transformer over record patches, or the published linear head")
-    transformer_dim: int = Field(128, gt=0, description="token width of the seismic transformer")
-    transformer_depth: int = Field(2, gt=0, description="transformer blocks")
-    transformer_heads: int = Field(8, gt=0, description="attention heads")
-    patch_time: int = Field(100, gt=0, description="time samples per seismic token")
-    transformer_conditioning: Literal["adaln", "cross"] = Field(
-        "adaln", description="how the latent reaches the seismic tokens: adaLN modulation of every block, "
-                             "or cross-attention to memory tokens (the first design)")
-    position_scale: float = Field(1.0, gt=0, description="initial std of the seismic tokens' position embeddings")
-    seismic_prior: Literal["none", "reflectivity", "layered"] = Field(
-        "none",
-        description="layered: the record starts from physics of the decoded velocity map (the solver's direct "
-        "wave plus the exact response of its layering along each trace, geogen.models.layered) and "
-        "the seismic decoder adds what that misses; reflectivity: a convolutional model of primaries "
-        "through a learned refiner (the first design); none: the published decoder alone",
-    )
-    prior_channels: int = Field(8, ge=0, description="hidden channels of the reflectivity prior's refiner "
-                                                     "(0: one linear filter)")
-    prior_column_stride: int = Field(
-        8, ge=1, description="layered prior: solve every n-th receiver's column and blend between them (cost / n)")
-    prior_resolution: float = Field(
-        10.0, gt=0, description="layered prior: rows whose velocities differ by less (m/s) merge into one layer")
-    denoiser: Literal["mlp", "unet1d"] = Field(
-        "mlp", description="residual MLP over the latent, or the paper's 1-D U-Net"
-    )
-    denoiser_width: int = Field(256, gt=0, description="hidden width of the MLP denoiser")
-    denoiser_depth: int = Field(3, gt=0, description="residual blocks of the MLP denoiser")
-
-
-class StepConfig(_Strict):
+class StepConfig(StrictConfig):
     """Common settings of one training step."""
 
     epochs: int = Field(10, gt=0, description="passes over the step's training set")
@@ -82,7 +48,7 @@ class Step2Config(StepConfig):
                                "quickstart pipeline, and costs ~25 % more step-2 time; off by default)")
 
 
-class DiffusionConfig(_Strict):
+class DiffusionConfig(StrictConfig):
     """Step 3: latent diffusion on the co-latents of every velocity map."""
 
     timesteps: int = Field(256, gt=1, description="T of the cosine schedule")
@@ -94,7 +60,7 @@ class DiffusionConfig(_Strict):
     eval_every: int = Field(1000, gt=0, description="optimiser steps between validation + checkpoint")
 
 
-class TrainingConfig(_Strict):
+class TrainingConfig(StrictConfig):
     """All three steps, plus the device and precision they run with."""
 
     step1: Step1Config = Field(default_factory=Step1Config)
@@ -110,7 +76,7 @@ class TrainingConfig(_Strict):
                            "scaled by the ratio of map counts)")
 
 
-class SplitConfig(_Strict):
+class SplitConfig(StrictConfig):
     """Fractions of the held-out sets; drawn once per run and saved with it."""
 
     validation: float = Field(0.1, ge=0, lt=1)

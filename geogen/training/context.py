@@ -14,11 +14,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from geogen.models.device import pick_device
 from geogen.training.config import TrainingConfig
 
 
 @dataclass
-class RunContext:
+class DeviceContext:
     device: torch.device
     rank: int = 0
     world: int = 1
@@ -60,17 +61,12 @@ class RunContext:
         return float(t.item()) / self.world
 
 
-def make_context(cfg: TrainingConfig) -> RunContext:
+def make_context(cfg: TrainingConfig) -> DeviceContext:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
-    want_cuda = cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available())
-    if cfg.device == "cuda" and not torch.cuda.is_available():
-        from geogen.errors import InputError
-
-        raise InputError("training.device is 'cuda' but no CUDA device is visible; use 'auto' or 'cpu'")
-    if want_cuda:
+    if pick_device(cfg.device, setting="training.device").type == "cuda":
         local = int(os.environ.get("LOCAL_RANK", "0"))
         torch.cuda.set_device(local)
         device = torch.device("cuda", local)
@@ -81,4 +77,4 @@ def make_context(cfg: TrainingConfig) -> RunContext:
     amp = None
     if device.type == "cuda" and cfg.mixed_precision:
         amp = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return RunContext(device=device, rank=rank, world=world, amp_dtype=amp)
+    return DeviceContext(device=device, rank=rank, world=world, amp_dtype=amp)

@@ -25,13 +25,10 @@ depends only on ``(seed, e)``, so a resumed run repeats the uninterrupted one.
 from __future__ import annotations
 
 import copy
-import json
 import math
-import os
 import time
-import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +44,11 @@ from geogen.models.denoisers import build_denoiser
 from geogen.models.ema import EMA
 from geogen.models.schedule import CosineSchedule, diffusion_loss
 from geogen.models.ubdiff import UBDiffNet
-from geogen.training.checkpoint import load_checkpoint, save_checkpoint
+from geogen.run.atomic import atomic_path
+from geogen.run.checkpoint import RunMeta, diffusion_state, load_checkpoint, save_checkpoint, supervised_state
+from geogen.run.rundir import RunDir
 from geogen.training.config import DiffusionConfig, ModelConfig, StepConfig
-from geogen.training.context import RunContext
+from geogen.training.context import DeviceContext
 
 #: Called after every optimiser step with ``(stage, step)``; lets a caller stop a run
 #: at a chosen step (the resume test injects an exception here).
@@ -71,11 +70,9 @@ def _hooks(stage: str, step: int) -> None:
         hook(stage, step)
 
 
-def append_metrics(run_dir: Path, record: dict[str, Any], ctx: RunContext) -> None:
-    if not ctx.is_main:
-        return
-    with open(run_dir / "metrics.jsonl", "a") as fh:
-        fh.write(json.dumps(record) + "\n")
+def append_metrics(run: RunDir, record: dict[str, Any], ctx: DeviceContext) -> None:
+    if ctx.is_main:
+        run.append_metrics(record)
 
 
 def reconstruction_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -144,7 +141,7 @@ class SupervisedStage:
     train: ChunkStream
     validation: ChunkStream | None
     names: tuple[str, ...]
-    meta: dict[str, Any] = field(default_factory=dict)
+    meta: RunMeta
 
 
 def _set_modes(stage: SupervisedStage, training: bool) -> None:
@@ -153,7 +150,7 @@ def _set_modes(stage: SupervisedStage, training: bool) -> None:
         m.eval()
 
 
-def _validate(stage: SupervisedStage, ctx: RunContext) -> float | None:
+def _validate(stage: SupervisedStage, ctx: DeviceContext) -> float | None:
     if stage.validation is None or len(stage.validation) == 0:
         return None
     _set_modes(stage, False)
@@ -180,7 +177,7 @@ def lr_factor(cfg: StepConfig, step: int, total: int) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-def run_supervised(stage: SupervisedStage, net: UBDiffNet, run_dir: Path, ctx: RunContext, store: Path) -> None:
+def run_supervised(stage: SupervisedStage, net: UBDiffNet, run: RunDir, ctx: DeviceContext, store: Path) -> None:
     """Train one epoch-based stage to the end, resuming from its checkpoint; leave the best weights in ``net``."""
     cfg = stage.config
     ranks = max(1, ctx.world) if stage.train.shard else 1
@@ -193,14 +190,14 @@ def run_supervised(stage: SupervisedStage, net: UBDiffNet, run_dir: Path, ctx: R
     start_epoch, step, best, best_net = 0, 0, float("inf"), None
     if stage.checkpoint.exists():
         state = load_checkpoint(stage.checkpoint, map_location=ctx.device)
-        if state.get("finished"):
-            net.load_state_dict(state["best_net"])
+        if state.finished:
+            net.load_state_dict(state.best_net)
             return
-        net.load_state_dict(state["net"])
-        optimizer.load_state_dict(state["optimizer"])
-        start_epoch, step = int(state["epoch"]), int(state["step"])
-        best = float(state["best_validation"]) if state["best_validation"] is not None else float("inf")
-        best_net = state["best_net"]
+        net.load_state_dict(state.net)
+        optimizer.load_state_dict(state.optimizer)
+        start_epoch, step = state.epoch, state.step
+        best = state.best_validation
+        best_net = state.best_net
     for p in stage.trainable:
         p.requires_grad_(True)
     for epoch in range(start_epoch, cfg.epochs):
@@ -233,18 +230,18 @@ def run_supervised(stage: SupervisedStage, net: UBDiffNet, run_dir: Path, ctx: R
             best_net = clone_state(net)
         last = epoch + 1 == cfg.epochs
         if ctx.is_main:
-            save_checkpoint({**stage.meta, "stage": stage.name, "net": clone_state(net), "best_net": best_net,
-                             "optimizer": optimizer.state_dict(), "epoch": epoch + 1, "step": step,
-                             "best_validation": None if best == float("inf") else best, "finished": last},
-                            stage.checkpoint)
-        append_metrics(run_dir, {"stage": stage.name, "epoch": epoch + 1, "step": step, "train_loss": train_loss,
+            save_checkpoint(supervised_state(
+                stage.meta, stage=stage.name, net=clone_state(net), best_net=best_net,
+                optimizer=optimizer.state_dict(), epoch=epoch + 1, step=step,
+                best_validation=None if best == float("inf") else best, finished=last), stage.checkpoint)
+        append_metrics(run, {"stage": stage.name, "epoch": epoch + 1, "step": step, "train_loss": train_loss,
                                  "validation_loss": val, "seconds": round(time.perf_counter() - started, 3)}, ctx)
         ctx.barrier()
     net.load_state_dict(best_net)
 
 
 def step1_stage(net: UBDiffNet, cfg: StepConfig, train: ChunkStream, validation: ChunkStream | None,
-                checkpoint: Path, ctx: RunContext, meta: dict[str, Any]) -> SupervisedStage:
+                checkpoint: Path, ctx: DeviceContext, meta: RunMeta) -> SupervisedStage:
     module = VelocityAutoencoder(net).to(ctx.device)
 
     def loss(m: nn.Module, t: list[torch.Tensor]) -> torch.Tensor:
@@ -262,7 +259,7 @@ def physical_relative_loss(pred: torch.Tensor, target: torch.Tensor, normalizer:
 
 
 def step2_stage(net: UBDiffNet, cfg: StepConfig, freeze: bool, train: ChunkStream, validation: ChunkStream | None,
-                checkpoint: Path, ctx: RunContext, meta: dict[str, Any],
+                checkpoint: Path, ctx: DeviceContext, meta: RunMeta,
                 normalizer: Normalizer | None = None) -> SupervisedStage:
     path = SeismicPath(net, freeze).to(ctx.device)
     if freeze:
@@ -288,7 +285,7 @@ def step2_stage(net: UBDiffNet, cfg: StepConfig, freeze: bool, train: ChunkStrea
 
 # ------------------------------------------------------------------- diffusion
 @torch.no_grad()
-def encode_stream(net: UBDiffNet, stream: ChunkStream, batch_size: int, ctx: RunContext) -> np.ndarray:
+def encode_stream(net: UBDiffNet, stream: ChunkStream, batch_size: int, ctx: DeviceContext) -> np.ndarray:
     """Co-latents of every sample of an unshuffled stream, in the stream's index order."""
     net.eval()
     out, order = [], []
@@ -302,19 +299,15 @@ def encode_stream(net: UBDiffNet, stream: ChunkStream, batch_size: int, ctx: Run
     return z[np.argsort(idx, kind="stable")]
 
 
-def cached_latents(run_dir: Path, net: UBDiffNet, streams: dict[str, ChunkStream | None], batch_size: int,
-                   ctx: RunContext) -> dict[str, np.ndarray]:
-    """Encode the velocity splits once and keep them in ``run_dir/latents.npz`` (written atomically)."""
-    path = run_dir / "latents.npz"
+def cached_latents(run: RunDir, net: UBDiffNet, streams: dict[str, ChunkStream | None], batch_size: int,
+                   ctx: DeviceContext) -> dict[str, np.ndarray]:
+    """Encode the velocity splits once and keep them in the run's latents file (written atomically)."""
+    path = run.latents
     if not path.exists() and ctx.is_main:
         arrays = {k: (encode_stream(net, s, batch_size, ctx) if s is not None and len(s)
                       else np.zeros((0, net.encoder.project.out_features), np.float32)) for k, s in streams.items()}
-        tmp = run_dir / f".latents.tmp-{uuid.uuid4().hex[:8]}.npz"
-        try:
-            np.savez(tmp, **arrays)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
     ctx.barrier()
     with np.load(path) as data:
         return {k: data[k] for k in data.files}
@@ -334,11 +327,11 @@ def _diffusion_validation(model: nn.Module, schedule: CosineSchedule, x: torch.T
 
 
 def run_diffusion(net: UBDiffNet, model_cfg: ModelConfig, cfg: DiffusionConfig, latents: dict[str, np.ndarray],
-                  run_dir: Path, checkpoint: Path, ctx: RunContext, meta: dict[str, Any], seed: int) -> None:
+                  run: RunDir, checkpoint: Path, ctx: DeviceContext, meta: RunMeta, seed: int) -> None:
     """Train the latent denoiser (with EMA) on the cached co-latents; resumable every ``eval_every`` steps."""
     train = torch.as_tensor(latents["train"], dtype=torch.float32)
     if train.shape[0] < 2:
-        raise InputError(f"the diffusion needs at least 2 training latents, got {train.shape[0]}", path=run_dir)
+        raise InputError(f"the diffusion needs at least 2 training latents, got {train.shape[0]}", path=run.root)
     mean, std = train.mean(0), train.std(0).clamp(min=1e-3)
     x_train = ((train - mean) / std).to(ctx.device)
     x_val = ((torch.as_tensor(latents["validation"], dtype=torch.float32) - mean) / std).to(ctx.device)
@@ -352,15 +345,15 @@ def run_diffusion(net: UBDiffNet, model_cfg: ModelConfig, cfg: DiffusionConfig, 
     step, best, best_ema = 0, float("inf"), None
     if checkpoint.exists():
         state = load_checkpoint(checkpoint, map_location=ctx.device)
-        if state.get("finished"):
+        if state.finished:
             return
-        denoiser.load_state_dict(state["denoiser"])
-        ema.load_state_dict(state["ema_current"])
-        optimizer.load_state_dict(state["optimizer"])
-        gen.set_state(state["generator"])
-        step = int(state["step"])
-        best = float(state["best_validation"]) if state["best_validation"] is not None else float("inf")
-        best_ema = state["ema"]
+        denoiser.load_state_dict(state.denoiser)
+        ema.load_state_dict(state.ema_current)
+        optimizer.load_state_dict(state.optimizer)
+        gen.set_state(state.generator)
+        step = state.step
+        best = state.best_validation
+        best_ema = state.ema
     model = ctx.wrap(denoiser)
     scaler = ctx.scaler()
     every = min(cfg.eval_every, cfg.steps)
@@ -385,27 +378,12 @@ def run_diffusion(net: UBDiffNet, model_cfg: ModelConfig, cfg: DiffusionConfig, 
                 best = val if val is not None else best
                 best_ema = copy.deepcopy(ema.state_dict())
             if ctx.is_main:
-                save_checkpoint(
-                    {
-                        **meta,
-                        "stage": "diffusion",
-                        "net": clone_state(net),
-                        "denoiser": clone_state(denoiser),
-                        "ema_current": ema.state_dict(),
-                        "ema": best_ema,
-                        "optimizer": optimizer.state_dict(),
-                        "generator": gen.get_state(),
-                        "step": step,
-                        "finished": step == cfg.steps,
-                        "best_validation": None if best == float("inf") else best,
-                        "latent_mean": mean,
-                        "latent_std": std,
-                        "timesteps": cfg.timesteps,
-                        "objective": cfg.objective,
-                    },
-                    checkpoint,
-                )
-            append_metrics(run_dir, {"stage": "diffusion", "step": step, "train_loss": ctx.mean(total / count),
+                save_checkpoint(diffusion_state(
+                    meta, net=clone_state(net), denoiser=clone_state(denoiser), ema_current=ema.state_dict(),
+                    ema=best_ema, optimizer=optimizer.state_dict(), generator=gen.get_state(), step=step,
+                    finished=step == cfg.steps, best_validation=None if best == float("inf") else best,
+                    latent_mean=mean, latent_std=std, timesteps=cfg.timesteps, objective=cfg.objective), checkpoint)
+            append_metrics(run, {"stage": "diffusion", "step": step, "train_loss": ctx.mean(total / count),
                                      "validation_loss": val, "seconds": round(time.perf_counter() - started, 3)}, ctx)
             total, count, started = 0.0, 0, time.perf_counter()
             ctx.barrier()

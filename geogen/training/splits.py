@@ -29,8 +29,9 @@ from typing import Any
 import numpy as np
 
 from geogen.data.loader import chunk_blocks, open_arrays
-from geogen.data.store import atomic_path
 from geogen.errors import InputError
+from geogen.run.atomic import atomic_write_json
+from geogen.run.rundir import RunDir
 from geogen.training.config import SplitConfig
 
 NAMES = ("train", "validation", "test")
@@ -193,7 +194,7 @@ def make_splits(velocity_store: Path, pairs_store: Path, cfg: SplitConfig) -> di
 def load_or_make_splits(run_dir: Path, velocity_store: Path, pairs_store: Path, cfg: SplitConfig,
                         n_velocity: int, n_pairs: int) -> dict[str, Any]:
     """The run's saved splits, or new ones written atomically; a mismatch with the stores is an error."""
-    path = run_dir / "splits.json"
+    path = RunDir(run_dir).splits
     if path.is_file():
         splits = json.loads(path.read_text())
         if splits.get("n_velocity") != n_velocity or splits.get("n_pairs") != n_pairs:
@@ -202,6 +203,5 @@ def load_or_make_splits(run_dir: Path, velocity_store: Path, pairs_store: Path, 
                 f"{n_velocity} and {n_pairs}; use a new run directory for other data", path=path)
         return splits
     splits = make_splits(velocity_store, pairs_store, cfg)
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(splits))
+    atomic_write_json(path, splits, indent=None)
     return splits

@@ -1,15 +1,8 @@
-"""``train()``: the three UB-Diff stages into one run directory, resumable.
+"""``train()``: the three UB-Diff steps into one run directory, resumable.
 
-Layout of a run directory::
-
-    run_dir/config.json          model, training and split settings of the run
-    run_dir/splits.json          train/validation/test indices of both stores (drawn once)
-    run_dir/normalization.json   OpenFWI bounds from the training split
-    run_dir/latents.npz          co-latents of the velocity splits (step 3's data)
-    run_dir/checkpoints/{step1,step2,diffusion}.pt
-    run_dir/metrics.jsonl        one line per epoch (steps 1-2) or evaluation (diffusion)
-
-A finished stage is skipped; an unfinished one resumes from its last checkpoint.
+What the run directory holds (config, splits, normalisation, latents, checkpoints, metrics) is
+listed in :mod:`geogen.run.rundir`.  A finished step is skipped; an unfinished one resumes from
+its last checkpoint.
 """
 
 from __future__ import annotations
@@ -26,31 +19,23 @@ import numpy as np
 
 from geogen.data.loader import ChunkStream, scan_ranges
 from geogen.data.normalize import Normalizer
-from geogen.data.store import atomic_path
 from geogen.errors import InputError
-from geogen.training.checkpoint import load_checkpoint
+from geogen.models.config import upgrade_model_config
+from geogen.run.atomic import atomic_write_json
+from geogen.run.checkpoint import RunMeta, load_checkpoint
+from geogen.run.rundir import TRAINING_STEPS, RunDir
 from geogen.training.config import ModelConfig, SplitConfig, Step1Config, TrainingConfig
-from geogen.training.context import RunContext, make_context
+from geogen.training.context import DeviceContext, make_context
 from geogen.training.inputs import TrainingInputs, check_inputs
 from geogen.training.splits import load_or_make_splits
 
 if TYPE_CHECKING:
     import torch
 
-STAGES = ("step1", "step2", "diffusion")
-
-
-def _write_json(path: Path, data: Any) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=1))
-
-
-def _check_config(run_dir: Path, model: ModelConfig, inputs: TrainingInputs, ctx: RunContext) -> None:
+def _check_config(run: RunDir, model: ModelConfig, inputs: TrainingInputs, ctx: DeviceContext) -> None:
     """A run directory belongs to one model design: refuse to resume it with another."""
-    path = run_dir / "config.json"
+    path = run.config
     if path.is_file():
-        from geogen.models.ubdiff import upgrade_model_config
-
         saved = json.loads(path.read_text())
         current = model.model_dump()
         if {**current, **upgrade_model_config(saved.get("model") or {})} != current:
@@ -58,15 +43,9 @@ def _check_config(run_dir: Path, model: ModelConfig, inputs: TrainingInputs, ctx
                              "or the same model settings", path=path)
         return
     if ctx.is_main:
-        _write_json(
-            path,
-            {
-                "model": model.model_dump(),
-                "velocity_store": str(inputs.velocity_store),
-                "pairs_store": str(inputs.pairs_store),
-                "acquisition": json.loads(inputs.acquisition.to_json()),
-            },
-        )
+        atomic_write_json(path, {"model": model.model_dump(), "velocity_store": str(inputs.velocity_store),
+                                 "pairs_store": str(inputs.pairs_store),
+                                 "acquisition": json.loads(inputs.acquisition.to_json())}, indent=1)
 
 
 @dataclass(frozen=True)
@@ -92,14 +71,14 @@ def _step1_budget(cfg: Step1Config, source: VelocitySource, splits: dict[str, An
     return cfg.model_copy(update={"epochs": int(math.ceil(cfg.epochs * n_all / max(1, len(source.train))))})
 
 
-def _normalization(run_dir: Path, inputs: TrainingInputs, splits: dict[str, Any], source: VelocitySource,
-                   ctx: RunContext) -> Normalizer:
-    path = run_dir / "normalization.json"
+def _normalization(run: RunDir, inputs: TrainingInputs, splits: dict[str, Any], source: VelocitySource,
+                   ctx: DeviceContext) -> Normalizer:
+    path = run.normalization
     if not path.is_file():
         if ctx.is_main:
             v = scan_ranges(source.store, "velocity", np.asarray(source.train))
             s = scan_ranges(inputs.pairs_store, "seismic", np.asarray(splits["pairs"]["train"]))
-            _write_json(path, Normalizer.from_ranges(v, s).to_dict())
+            atomic_write_json(path, Normalizer.from_ranges(v, s).to_dict(), indent=1)
         ctx.barrier()
     return Normalizer.from_dict(json.loads(path.read_text()))
 
@@ -136,7 +115,7 @@ def train(
     model: ModelConfig | None = None,
     training: TrainingConfig | None = None,
     splits: SplitConfig | None = None,
-    stages: Sequence[str] = STAGES,
+    stages: Sequence[str] = TRAINING_STEPS,
 ) -> Path:
     """Train UB-Diff (step 1, step 2, diffusion) into ``run_dir``; skip finished stages, resume the rest."""
     import torch
@@ -147,46 +126,46 @@ def train(
     model = model or ModelConfig()
     training = training or TrainingConfig()
     splits_cfg = splits or SplitConfig()
-    unknown = [s for s in stages if s not in STAGES]
+    unknown = [s for s in stages if s not in TRAINING_STEPS]
     if unknown:
-        raise InputError(f"unknown stage(s) {unknown}; choose from {list(STAGES)}")
+        raise InputError(f"unknown stage(s) {unknown}; choose from {list(TRAINING_STEPS)}")
     run_dir = Path(run_dir)
+    run = RunDir(run_dir)
     inputs = check_inputs(velocity_store, pairs_store)
     ctx = make_context(training)
-    ckpt_dir = run_dir / "checkpoints"
     if ctx.is_main:
-        ckpt_dir.mkdir(parents=True, exist_ok=True)
-    _check_config(run_dir, model, inputs, ctx)
+        run.checkpoints.mkdir(parents=True, exist_ok=True)
+    _check_config(run, model, inputs, ctx)
     if ctx.is_main:
         load_or_make_splits(run_dir, inputs.velocity_store, inputs.pairs_store, splits_cfg,
                             inputs.n_velocity, inputs.n_pairs)
     ctx.barrier()
-    split = json.loads((run_dir / "splits.json").read_text())
+    split = run.read_splits()
     source = VelocitySource.of(inputs, split, training.velocity_maps)
-    norm = _normalization(run_dir, inputs, split, source, ctx)
+    norm = _normalization(run, inputs, split, source, ctx)
     torch.manual_seed(training.seed)
     net = UBDiffNet(model, inputs.acquisition).to(ctx.device)
     net.set_normalization(norm)
-    meta = {"model_config": model.model_dump(), "training_config": training.model_dump(),
-            "acquisition": inputs.acquisition.to_json(), "normalization": norm.to_dict()}
+    meta = RunMeta(model_config=model.model_dump(), training_config=training.model_dump(),
+                   acquisition=inputs.acquisition.to_json(), normalization=norm.to_dict())
     vtrain, vval = source.train, source.validation
     ptrain, pval = split["pairs"]["train"], split["pairs"]["validation"]
     seed = training.seed
-    paths = {s: ckpt_dir / f"{s}.pt" for s in STAGES}
+    paths = {s: run.checkpoint(s) for s in TRAINING_STEPS}
 
     def need(prev: str, stage: str) -> None:
         state = load_checkpoint(paths[prev]) if paths[prev].exists() else None
-        if state is None or not state.get("finished"):
-            raise InputError(f"stage {stage} needs a finished {prev}; run it first (stages={list(STAGES)})",
+        if state is None or not state.finished:
+            raise InputError(f"stage {stage} needs a finished {prev}; run it first (stages={list(TRAINING_STEPS)})",
                              path=paths[prev])
-        net.load_state_dict(state["best_net"])
+        net.load_state_dict(state.best_net)
 
     if "step1" in stages:
         stage = step1_stage(net, _step1_budget(training.step1, source, split),
                             _stream(source.store, ("velocity",), vtrain, norm, shuffle=True, seed=seed),
                             _stream(source.store, ("velocity",), vval, norm, shuffle=False, seed=seed),
                             paths["step1"], ctx, meta)
-        run_supervised(stage, net, run_dir, ctx, source.store)
+        run_supervised(stage, net, run, ctx, source.store)
     if "step2" in stages:
         if not paths["step2"].exists():
             need("step1", "step2")
@@ -200,7 +179,7 @@ def train(
                             _stream(inputs.pairs_store, pair_names, pval, norm, shuffle=False, seed=seed + 1),
                             paths["step2"], ctx, meta, normalizer=norm)
         with net.prior_cache(enabled=training.step2.freeze):
-            run_supervised(stage, net, run_dir, ctx, inputs.pairs_store)
+            run_supervised(stage, net, run, ctx, inputs.pairs_store)
     if "diffusion" in stages:
         if not paths["diffusion"].exists() or "step2" not in stages:
             need("step2", "diffusion")
@@ -210,6 +189,6 @@ def train(
         streams = {"train": _stream(source.store, ("velocity",), vtrain, norm, shuffle=False, seed=seed, shard=False),
                    "validation": _stream(source.store, ("velocity",), vval, norm, shuffle=False, seed=seed,
                                          shard=False)}
-        latents = cached_latents(run_dir, net, streams, training.step1.batch_size, ctx)
-        run_diffusion(net, model, training.diffusion, latents, run_dir, paths["diffusion"], ctx, meta, seed)
+        latents = cached_latents(run, net, streams, training.step1.batch_size, ctx)
+        run_diffusion(net, model, training.diffusion, latents, run, paths["diffusion"], ctx, meta, seed)
     return run_dir
