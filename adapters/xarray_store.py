@@ -14,7 +14,6 @@ so that ingest decodes them back to the values the Zarr store had.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +23,10 @@ import numpy as np
 import xarray as xr
 
 from geogen.adapters.base import Adapter, ExportRequest, IngestRequest
+from geogen.data.attrs import decode_attrs, encode_attrs, map_attrs
 from geogen.data.store import KINDS, check_velocity_values, encoding_for, store_kind
 from geogen.errors import InputError, StoreKindError
 
-JSON_ATTRS = "geogen_json_attrs"
 NETCDF_MAGIC = (b"CDF\x01", b"CDF\x02", b"CDF\x05", b"\x89HDF\r\n\x1a\n")
 
 VELOCITY_NAMES = ("velocity", "vp", "vel", "v")
@@ -48,66 +47,6 @@ LEADING_CHUNK = {
     ("pairs", "velocity"): 64,
     ("velocity", "velocity"): 64,
 }
-
-
-# ----------------------------------------------------------------- attribute coding
-def _netcdf_legal(value: Any) -> bool:
-    if isinstance(value, (bool, np.bool_)):
-        return False
-    return isinstance(value, (str, int, float, np.integer, np.floating))
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
-
-
-def encode_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
-    """Attributes a netCDF file accepts: non-scalars and booleans become JSON strings."""
-    out: dict[str, Any] = {}
-    encoded: list[str] = []
-    for key, value in attrs.items():
-        if key == JSON_ATTRS:
-            continue
-        if _netcdf_legal(value):
-            out[key] = value
-        else:
-            out[key] = json.dumps(_jsonable(value))
-            encoded.append(key)
-    if encoded:
-        out[JSON_ATTRS] = json.dumps(encoded)
-    return out
-
-
-def decode_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
-    """Undo :func:`encode_attrs`; numpy scalars and arrays become plain Python values."""
-    encoded = set(json.loads(attrs[JSON_ATTRS])) if JSON_ATTRS in attrs else set()
-    out: dict[str, Any] = {}
-    for key, value in attrs.items():
-        if key == JSON_ATTRS:
-            continue
-        out[key] = json.loads(value) if key in encoded else _jsonable(value)
-    return out
-
-
-def decode_dataset_attrs(ds: xr.Dataset) -> xr.Dataset:
-    """``ds`` with its own and its variables' attributes decoded (see :func:`decode_attrs`)."""
-    return _map_attrs(ds, decode_attrs)
-
-
-def _map_attrs(ds: xr.Dataset, fn: Any) -> xr.Dataset:
-    ds = ds.copy()
-    ds.attrs = fn(dict(ds.attrs))
-    for name in ds.variables:
-        ds[name].attrs = fn(dict(ds[name].attrs))
-    return ds
 
 
 # ----------------------------------------------------------------------- chunking
@@ -165,7 +104,7 @@ def write_netcdf(ds: xr.Dataset, out: Path) -> None:
     1.25x at 44 MB/s, level 1 1.23x at 24 MB/s and level 6 1.26x at 16 MB/s.
     """
     chunks = standard_chunks(ds)
-    ds = _map_attrs(ds, encode_attrs)
+    ds = map_attrs(ds, encode_attrs)
     encoding: dict[str, dict[str, Any]] = {}
     for name, var in ds.variables.items():
         var.encoding = {}
@@ -303,7 +242,7 @@ class _XarrayAdapter(Adapter):
             raise
         except Exception as exc:  # noqa: BLE001 - a reader failure means a bad file
             raise InputError(f"cannot read as {self.name} ({exc.__class__.__name__}: {exc})", path=path) from None
-        ds = _map_attrs(ds, decode_attrs)
+        ds = map_attrs(ds, decode_attrs)
         kind = store_kind(ds)
         if kind in KINDS:
             if request.kind not in ("auto", kind):
@@ -320,7 +259,7 @@ class _XarrayAdapter(Adapter):
     def export(self, ds: xr.Dataset, out: Path, request: ExportRequest) -> None:
         if store_kind(ds) not in KINDS:
             raise StoreKindError("is not a geogen store; nothing to export", path=request.source)
-        ds = _map_attrs(ds, decode_attrs)
+        ds = map_attrs(ds, decode_attrs)
         self.write(ds, out)
 
     def write(self, ds: xr.Dataset, out: Path) -> None:

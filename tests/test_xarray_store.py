@@ -12,7 +12,7 @@ import xarray as xr
 
 import geogen
 from geogen.acquisition import Acquisition
-from geogen.adapters.xarray_store import JSON_ATTRS, decode_attrs, encode_attrs
+from geogen.data.attrs import JSON_ATTRS, decode_attrs, encode_attrs
 from geogen.data.datasets import pairs_dataset, velocity_dataset
 from geogen.data.store import open_store, write_store
 from geogen.errors import InputError, StoreKindError

@@ -92,7 +92,9 @@ class ChunkStream(IterableDataset):
         self.block = chunk if chunk <= max_block else max_block
         n = int(arrays[0].shape[0])
         if self.indices.size and (self.indices.min() < 0 or self.indices.max() >= n):
-            raise InputError(f"sample index {int(self.indices.max())} is outside the store's {n} samples", path=self.store)
+            raise InputError(
+                f"sample index {int(self.indices.max())} is outside the store's {n} samples", path=self.store
+            )
 
     def __len__(self) -> int:
         return int(self.indices.size)

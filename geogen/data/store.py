@@ -17,16 +17,17 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
-import uuid
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from geogen.data.attrs import decode_dataset_attrs
 from geogen.errors import InputError, StoreKindError
+from geogen.run.atomic import atomic_path as _atomic_path
+from geogen.run.atomic import remove, swap_into_place, temporary_sibling
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -81,9 +82,7 @@ def open_store(path: str | os.PathLike[str], *, kind: str | Iterable[str] | None
             ds = xr.open_dataset(p, chunks={})
     except Exception as exc:  # noqa: BLE001 - any reader failure is a bad store
         raise InputError(f"cannot open as a store ({exc.__class__.__name__}: {exc})", path=p) from exc
-    if not p.is_dir():  # netCDF: decode the attributes export wrote as JSON (adapters/xarray_store.py)
-        from geogen.adapters.xarray_store import decode_dataset_attrs
-
+    if not p.is_dir():  # netCDF: decode the attributes export wrote as JSON (geogen.data.attrs)
         ds = decode_dataset_attrs(ds)
     if kind is not None:
         require_kind(ds, kind, path=p)
@@ -105,30 +104,11 @@ def require_kind(ds: xr.Dataset, kind: str | Iterable[str], *, path: str | os.Pa
     return found
 
 
-def temporary_sibling(target: Path) -> Path:
-    """A hidden path next to ``target`` on the same file system (so rename is atomic)."""
-    return target.parent / f".{target.name}.partial-{uuid.uuid4().hex[:8]}"
-
-
-@contextlib.contextmanager
-def atomic_path(target: str | os.PathLike[str], *, overwrite: bool = True) -> Iterator[Path]:
-    """Yield a temporary path to build ``target`` in; move it into place on success.
-
-    On any exception the temporary is removed and ``target`` is left as it was.  With
-    ``overwrite=False`` an existing target is an :class:`InputError` before any work.
-    """
-    target = Path(target)
-    if target.exists() and not overwrite:
-        raise InputError("already exists; remove it or pass --overwrite", path=target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_sibling(target)
-    try:
-        yield tmp
-        if not tmp.exists():
-            raise RuntimeError(f"nothing was written to {tmp}")
-        replace_path(tmp, target)
-    finally:
-        _remove(tmp)
+def atomic_path(target: str | os.PathLike[str], *, overwrite: bool = True) -> contextlib.AbstractContextManager[Path]:
+    """Yield a temporary path to build ``target`` in; move it into place on success (a Zarr store consolidated
+    first).  See :func:`geogen.run.atomic.atomic_path`: on any exception ``target`` is left as it was, and
+    ``overwrite=False`` refuses an existing target before any work."""
+    return _atomic_path(target, overwrite=overwrite, finish=_consolidate_store)
 
 
 def replace_path(source: Path, target: Path) -> None:
@@ -137,26 +117,13 @@ def replace_path(source: Path, target: Path) -> None:
     A Zarr store without consolidated metadata is consolidated first, so that every store
     geogen puts in place opens with plain ``xarray.open_zarr`` without a warning.
     """
-    if is_store(source) and not is_consolidated(source):
-        consolidate(source)
-    if target.exists():
-        old = temporary_sibling(target)
-        os.replace(target, old)
-        try:
-            os.replace(source, target)
-        except BaseException:
-            os.replace(old, target)
-            raise
-        _remove(old)
-    else:
-        os.replace(source, target)
+    _consolidate_store(source)
+    swap_into_place(source, target)
 
 
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    elif path.exists() or path.is_symlink():
-        path.unlink(missing_ok=True)
+def _consolidate_store(path: Path) -> None:
+    if is_store(path) and not is_consolidated(path):
+        consolidate(path)
 
 
 def write_store(
@@ -228,18 +195,20 @@ def add_variables(path: str | os.PathLike[str], dataset: xr.Dataset) -> Path:
                 old = temporary_sibling(target)
                 os.replace(target, old)
                 os.replace(source, target)
-                _remove(old)
+                remove(old)
             else:
                 os.replace(source, target)
         if dataset.attrs:
             zarr.open_group(str(store), mode="r+", zarr_format=3, use_consolidated=False).attrs.update(dataset.attrs)
         consolidate(store)
     finally:
-        _remove(stage)
+        remove(stage)
     return store
 
 
-def check_velocity_values(values: np.ndarray, *, path: str | os.PathLike[str] | None = None, what: str = "velocity") -> None:
+def check_velocity_values(
+    values: np.ndarray, *, path: str | os.PathLike[str] | None = None, what: str = "velocity"
+) -> None:
     """Reject velocities that are not finite, not positive, or look like km/s.
 
     Raises one :class:`InputError` that says which sample is wrong and how.
@@ -252,7 +221,9 @@ def check_velocity_values(values: np.ndarray, *, path: str | os.PathLike[str] | 
     lo, hi = float(v.min()), float(v.max())
     if lo <= 0:
         idx = tuple(int(i) for i in np.unravel_index(int(np.argmin(v)), v.shape))
-        raise InputError(f"{what} holds a non-positive value {lo:g} at index {idx}; velocities must be > 0 m/s", path=path)
+        raise InputError(
+            f"{what} holds a non-positive value {lo:g} at index {idx}; velocities must be > 0 m/s", path=path
+        )
     if hi < VELOCITY_KMS_LIMIT:
         raise InputError(
             f"{what} ranges {lo:g}-{hi:g}: that looks like km/s, geogen expects m/s (multiply by 1000)",

@@ -337,11 +337,21 @@ def cut_windows(
         attrs={"window_stride_m": stride, "min_live_fraction": min_live_fraction,
                "window_report": json.dumps(report.as_dict())},
     )
-    pairs = pairs.assign_coords(window_x0=("sample", np.asarray(kept["x0"]), {"units": "m", "long_name": "window start along the line"}))
+    pairs = pairs.assign_coords(
+        window_x0=("sample", np.asarray(kept["x0"]), {"units": "m", "long_name": "window start along the line"})
+    )
     pairs["trace_mask"] = (("sample", "source", "receiver"), np.stack(kept["mask"]),
                            {"long_name": "True where a live recorded trace fed the receiver"})
-    pairs["shot_index"] = (("sample", "source"), np.stack(kept["shot"]), {"long_name": "index of the recorded shot in the survey"})
-    pairs["shot_x"] = (("sample", "source"), np.stack(kept["shot_x"]), {"units": "m", "long_name": "recorded source position along the line"})
+    pairs["shot_index"] = (
+        ("sample", "source"),
+        np.stack(kept["shot"]),
+        {"long_name": "index of the recorded shot in the survey"},
+    )
+    pairs["shot_x"] = (
+        ("sample", "source"),
+        np.stack(kept["shot_x"]),
+        {"units": "m", "long_name": "recorded source position along the line"},
+    )
     if line.ffid is not None:
         pairs["shot_ffid"] = (("sample", "source"), line.ffid[np.stack(kept["shot"])])
     return pairs, report

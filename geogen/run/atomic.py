@@ -104,8 +104,10 @@ def jsonable(value: Any) -> Any:
     converted; mappings and sequences converted item by item; anything else as its string."""
     import dataclasses
 
-    if value is None or isinstance(value, (bool, int, float, str)):
+    if value is None or type(value) in (bool, int, float, str):
         return value
+    if isinstance(value, str):
+        return str(value)
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
