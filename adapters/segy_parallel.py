@@ -181,7 +181,7 @@ def fill_task(job: Any, r0: int) -> dict[str, Any]:
 def _run_dask(job: Any, starts: list[int], scheduler: str) -> list[dict[str, Any]]:
     from dask.distributed import as_completed
 
-    from geogen.physics.parallel import dask_client
+    from geogen.cluster import dask_client
 
     results = []
     with dask_client(scheduler=scheduler) as client:

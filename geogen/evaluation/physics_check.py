@@ -121,8 +121,9 @@ def physics_modeller(acquisition: Acquisition, *, workers: int = 1, scheduler: s
     if scheduler is None and workers <= 1:
         yield lambda v: forward(v, acquisition)
         return
+    from geogen.cluster import dask_client
     from geogen.physics.modelling import as_velocity_array
-    from geogen.physics.parallel import dask_client, model_parallel
+    from geogen.physics.parallel import model_parallel
 
     with dask_client(workers, scheduler) as client:
         yield lambda v: model_parallel(as_velocity_array(v, acquisition), acquisition, client=client)
@@ -158,7 +159,7 @@ def pair_checker(acquisition: Acquisition, *, workers: int = 1, scheduler: str |
     if scheduler is None and workers <= 1:
         yield Checker(lambda v, s: model_and_compare(v, s, acquisition), lambda h: h, 1)
         return
-    from geogen.physics.parallel import dask_client
+    from geogen.cluster import dask_client
 
     with dask_client(workers, scheduler) as client:
         n = max(1, len(client.scheduler_info().get("workers", {})))

@@ -9,6 +9,6 @@ set (many maps, few pairs).  Devito loads only when modelling is first called.
 from __future__ import annotations
 
 from geogen.physics.families import FAMILIES, generate_velocity
-from geogen.physics.modelling import direct_wave, forward
+from geogen.physics.simulate import direct_wave, forward
 
 __all__ = ["FAMILIES", "direct_wave", "forward", "generate_velocity"]

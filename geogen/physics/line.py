@@ -229,7 +229,7 @@ def demo_line(out_dir: str | os.PathLike[str], *, length: float = 4000.0, depth:
     from geogen.data.datasets import velocity_dataset
     from geogen.data.store import write_store
     from geogen.physics.families import generate_velocity
-    from geogen.physics.modelling import forward
+    from geogen.physics.simulate import forward
 
     small = Acquisition.preset("small")
     if length < 2 * (small.nx - 1) * small.dx or depth < (small.nz - 1) * small.dz:

@@ -145,7 +145,7 @@ def synth(
     acq = acquisition if acquisition is not None else Acquisition.preset(preset)
     acq.check_stable()  # the families reach acq.vmax
     if scheduler is not None:
-        from geogen.physics.parallel import check_reachable
+        from geogen.cluster import check_reachable
 
         check_reachable(scheduler)
     out = Path(out_dir)
@@ -206,7 +206,7 @@ def _model_blocks(blocks: list[tuple[int, int]], family: str, seed: int, acq: Ac
         return
     from dask.distributed import as_completed
 
-    from geogen.physics.parallel import dask_client
+    from geogen.cluster import dask_client
 
     with dask_client(workers, scheduler) as client:
         futures = {client.submit(pair_block, family, seed, start, stop, acq, pure=False): (start, stop)
