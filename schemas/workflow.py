@@ -4,29 +4,27 @@ A workflow says where the data is (stores, files to ingest, a recorded line, or
 parameters to synthesise it), the acquisition, the model, each training step, and
 what to generate, validate, export and evaluate.  Every model forbids unknown keys, so that a
 typo is reported with its YAML path before any work starts.  The model and training
-sections are geogen.training.config's own models, not copies.
+sections are geogen.models.config's and geogen.training.config's own models, not copies.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import BaseModel, Field, create_model, model_validator
 
 from geogen.acquisition import PRESETS, Acquisition
 from geogen.evaluation.config import EvaluationConfig as InversionNetArms
-from geogen.training.config import ModelConfig, SplitConfig, TrainingConfig
+from geogen.generation import SamplingConfig
+from geogen.models.config import ModelConfig, StrictConfig
+from geogen.training.config import SplitConfig, TrainingConfig
 
 #: A data source: one path (a geogen store used as it is, or a file that is ingested),
 #: or a list of files ingested together into one store (OpenFWI model*.npy + data*.npy).
 Source = str | list[str]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class SynthConfig(_Strict):
+class SynthConfig(StrictConfig):
     """Synthesise an unbalanced set with Devito: many velocity maps, few modelled pairs."""
 
     family: Literal["flat", "curve", "flatfault", "curvefault"] = Field(
@@ -44,7 +42,7 @@ class SynthConfig(_Strict):
         return self
 
 
-class FieldConfig(_Strict):
+class FieldConfig(StrictConfig):
     """A recorded 2-D line cut into windows; each window with enough live traces is one pair.
 
     The windows' velocity patches also join the velocity maps of steps 1 and 3, so that
@@ -63,7 +61,7 @@ class FieldConfig(_Strict):
                                              "of them, at least one each, are held out)")
 
 
-class WellsConfig(_Strict):
+class WellsConfig(StrictConfig):
     """Velocity maps from well logs: each map is a depth window of one blocked log, spread laterally
     with the families' structures (geogen.physics.wells); its column at the well equals the log.
 
@@ -82,7 +80,7 @@ class WellsConfig(_Strict):
     seed: int = Field(0, ge=0, description="seed of the maps")
 
 
-class DataConfig(_Strict):
+class DataConfig(StrictConfig):
     """Where the velocity maps and the pairs come from; all sources are combined."""
 
     synth: SynthConfig | None = Field(None, description="synthesise velocity maps and pairs with Devito")
@@ -113,24 +111,20 @@ def _acquisition_overrides() -> type[BaseModel]:
     }
     for name, info in Acquisition.model_fields.items():
         fields[name] = (info.annotation | None, Field(None, description=info.description))
-    return create_model("AcquisitionConfig", __base__=_Strict, __doc__=(
+    return create_model("AcquisitionConfig", __base__=StrictConfig, __doc__=(
         "The model's acquisition: a preset plus overrides, or (no preset) the paired store's own."), **fields)
 
 
 AcquisitionConfig = _acquisition_overrides()
 
 
-class GenerationConfig(_Strict):
+class GenerationConfig(SamplingConfig):
     """New pairs drawn from the trained model."""
 
     n: int = Field(64, gt=0, description="pairs to generate")
-    sampler: Literal["ddim", "ancestral"] = Field("ddim", description="reverse process")
-    steps: int = Field(50, gt=0, description="denoising steps")
-    seed: int = Field(0, description="seed of the initial noise")
-    batch_size: int = Field(64, gt=0)
 
 
-class ValidationConfig(_Strict):
+class ValidationConfig(StrictConfig):
     """Model every generated velocity map with Devito and compare with the generated record."""
 
     enabled: bool = Field(True, description="run the physics check")
@@ -150,7 +144,7 @@ class EvaluationConfig(InversionNetArms):
     enabled: bool = Field(False, description="run the downstream evaluation after the other stages")
 
 
-class ExportConfig(_Strict):
+class ExportConfig(StrictConfig):
     """Formats to write the generated (or filtered) pairs in, under RUN_DIR/export/."""
 
     formats: list[Literal["segy", "netcdf", "zarr"]] = Field(default_factory=lambda: ["segy"])
@@ -161,13 +155,13 @@ class ExportConfig(_Strict):
         "(default: 0; with data.field, the start of the line, so the files sit in the line's frame)")
 
 
-class RunConfig(_Strict):
+class RunConfig(StrictConfig):
     """Where the run goes."""
 
     dir: str | None = Field(None, description="run directory (default: runs/<name>)")
 
 
-class WorkflowConfig(_Strict):
+class WorkflowConfig(StrictConfig):
     """A geogen workflow: data -> training (3 steps) -> generation -> validation -> export -> evaluation."""
 
     name: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+$", description="workflow name (default: the file's stem)")

@@ -14,8 +14,8 @@ from geogen.acquisition import Acquisition
 from geogen.data.datasets import pairs_dataset, velocity_dataset
 from geogen.data.store import write_store
 from geogen.errors import InputError, StoreKindError
-from geogen.training import loops, train
 from geogen.run.checkpoint import load_checkpoint, save_checkpoint
+from geogen.training import loops, train
 
 
 @pytest.fixture(scope="module")

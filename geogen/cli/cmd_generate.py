@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -15,18 +16,21 @@ def generate(
     run_dir: Path = typer.Argument(..., help="Run directory of `geogen train` (or a diffusion .pt checkpoint)."),
     n: int = typer.Option(..., "--n", help="Number of pairs to generate."),
     out: Path = typer.Option(..., "--out", "-o", help="Target pairs store (Zarr)."),
-    steps: int = typer.Option(50, "--steps", help="Sampling steps (DDIM: 50 is plenty; ancestral: up to T)."),
-    sampler: str = typer.Option("ddim", "--sampler", help="ddim|ancestral."),
-    seed: int = typer.Option(0, "--seed", help="Seed: the same seed gives the same pairs."),
-    batch_size: int = typer.Option(64, "--batch-size", help="Pairs sampled at once."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Sampling steps (default 50; DDIM: 50 is plenty; "
+                                        "ancestral: up to T)."),
+    sampler: Optional[str] = typer.Option(None, "--sampler", help="ddim (default) or ancestral."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed (default 0): the same seed gives the same pairs."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Pairs sampled at once (default 64)."),
     device: str = typer.Option("auto", "--device", help="auto|cpu|cuda."),
     json_out: bool = typer.Option(False, "--json", help="Print a JSON summary only."),
 ) -> None:
     """Sample N velocity/seismic pairs (EMA weights) into a `pairs` store in physical units."""
     from geogen.generation import generate as run_generate
+    from geogen.generation import sampling_config
 
-    ds = run_generate(run_dir, n, out, steps=steps, sampler=sampler, seed=seed, batch_size=batch_size,
-                      device=None if device == "auto" else device)
+    cfg = sampling_config(steps=steps, sampler=sampler, seed=seed, batch_size=batch_size)
+    ds = run_generate(run_dir, n, out, cfg, device=None if device == "auto" else device)
+    sampler, steps, seed = cfg.sampler, cfg.steps, cfg.seed
     summary = {"store": str(out), "n": int(ds.sizes["sample"]), "sampler": sampler, "steps": steps, "seed": seed,
                "checkpoint": ds.attrs["checkpoint"],
                "velocity_range_mps": [float(ds.velocity.min()), float(ds.velocity.max())]}

@@ -66,7 +66,7 @@ def make_context(cfg: TrainingConfig) -> DeviceContext:
         torch.set_num_threads(cfg.threads)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
-    if pick_device(cfg.device, setting="training.device").type == "cuda":
+    if pick_device(cfg.device, setting="device").type == "cuda":
         local = int(os.environ.get("LOCAL_RANK", "0"))
         torch.cuda.set_device(local)
         device = torch.device("cuda", local)

@@ -17,7 +17,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,27 +28,17 @@ from pydantic import ValidationError
 from geogen.acquisition import Acquisition
 from geogen.data.store import open_store, require_kind
 from geogen.errors import InputError, StoreKindError
+from geogen.run.atomic import atomic_write, atomic_write_json
+from geogen.run.rundir import RunDir, StageMarker
 from geogen.schemas.workflow import WorkflowConfig
 from geogen.workflow import stages as st
 from geogen.workflow.errors import describe_validation_error
+from geogen.workflow.results import result_of
 
 log = logging.getLogger("geogen.workflow")
 
 PathLike = str | os.PathLike[str]
 
-#: Stage name -> (function, hash group).  Stages of one group share the group's hash.
-STAGES: dict[str, tuple[Callable[[st.Context], dict[str, Any]], str]] = {
-    "synth": (st.synthesise, "data"),
-    "ingest": (st.ingest_sources, "data"),
-    "windows": (st.cut_field_windows, "data"),
-    "wells": (st.maps_from_wells, "data"),
-    "assemble": (st.assemble, "data"),
-    "train": (st.train_model, "train"),
-    "generate": (st.generate_pairs, "generate"),
-    "validate": (st.validate_pairs, "validate"),
-    "export": (st.export_pairs, "export"),
-    "evaluate": (st.evaluate_pairs, "evaluate"),
-}
 #: Groups whose change means the run directory holds another workflow's run.
 IDENTITY_GROUPS = ("data", "train")
 #: Settings that change how fast a stage runs, not what it produces.
@@ -130,13 +120,6 @@ def _strip(obj: Any) -> Any:
     return obj
 
 
-def _write_json_atomic(path: Path, obj: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
-
-
 # --------------------------------------------------------------------- workflow
 class Workflow:
     """A validated workflow, its resolved acquisition and its run directory."""
@@ -147,6 +130,7 @@ class Workflow:
         self.overridden = list(overridden)
         self.name = config.name or (source.stem if source is not None else "workflow")
         self.run_dir = Path(config.run.dir) if config.run.dir else Path("runs") / self.name
+        self.rundir = RunDir(self.run_dir)
         self.acquisition = self._resolve_acquisition()
         self._ingest: list[tuple[str, list[Path], str, dict[str, Any]]] = []
         self.stage_hashes = self._stage_hashes()
@@ -176,6 +160,19 @@ class Workflow:
     def error(self, message: str) -> InputError:
         """An InputError that names the workflow file."""
         return InputError(message, path=self.source)
+
+    def setting_error(self, exc: InputError, section: str) -> InputError:
+        """``exc``, raised about the setting ``exc.setting`` of the config object a stage passed on, as an error
+        of the workflow file that names the setting's YAML path (``section.setting``)."""
+        setting = str(exc.setting)
+        full = f"{section}.{setting}"
+        if exc.detail.startswith(setting):  # "device is 'cuda' but ..." -> "training.device is 'cuda' but ..."
+            message = full + exc.detail[len(setting):]
+            if exc.path:
+                message = f"{message} ({exc.path})"
+        else:
+            message = f"{full}: {exc}"
+        return InputError(message, path=self.source, setting=full)
 
     # ------------------------------------------------------------- acquisition
     def _resolve_acquisition(self) -> Acquisition | None:
@@ -377,7 +374,7 @@ class Workflow:
             raise InputError("run.dir is a file; choose a directory (--set run.dir=runs/NEW)", path=d)
         if not d.exists() or not any(d.iterdir()):
             return
-        meta = d / "workflow.json"
+        meta = self.rundir.workflow_json
         if not meta.exists():
             raise InputError("run.dir is not empty and holds no geogen run; choose another run.dir "
                              "(--set run.dir=runs/NEW)", path=d)
@@ -408,10 +405,8 @@ class Workflow:
         if self.acquisition is not None:
             dump["acquisition"] = {"preset": None, **self.acquisition.model_dump(mode="json")}
         header = f"# resolved by geogen from {self.source}; config sha256 {self.config_hash}\n"
-        tmp = self.run_dir / ".workflow.yaml.partial"
-        tmp.write_text(header + yaml.safe_dump(dump, sort_keys=False))
-        os.replace(tmp, self.run_dir / "workflow.yaml")
-        _write_json_atomic(self.run_dir / "workflow.json", {
+        atomic_write(self.rundir.workflow_yaml, header + yaml.safe_dump(dump, sort_keys=False))
+        atomic_write_json(self.rundir.workflow_json, {
             "name": self.name, "source": None if self.source is None else str(self.source),
             "config_sha256": self.config_hash, "stages": self.stage_hashes,
         })
@@ -452,48 +447,38 @@ class Workflow:
             plan = plan[: plan.index(until) + 1]
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.snapshot()
-        ctx = st.Context(self, self.run_dir)
+        ctx = st.StageContext(self, self.rundir)
         timings: dict[str, float] = {}
         for name in plan:
-            func, group = STAGES[name]
-            marker = self.run_dir / "stages" / f"{name}.json"
-            record = _read_marker(marker)
-            if record is not None and record.get("hash") == self.stage_hashes[group]:
+            stage = st.STAGES[name]
+            stage_hash = self.stage_hashes[stage.group]
+            record = self.rundir.read_marker(name)
+            if record is not None and record.hash == stage_hash:
                 log.info("stage %s: done already, skipped", name)
-                ctx.outputs[name] = record["outputs"]
-                timings[name] = float(record.get("seconds", 0.0))
+                ctx.outputs[name] = result_of(name, record.outputs)
+                timings[name] = record.seconds
             else:
                 if record is not None:
                     log.info("stage %s: settings changed, running it again", name)
-                marker.unlink(missing_ok=True)
+                self.rundir.clear_marker(name)
                 log.info("stage %s: running", name)
                 t0 = time.perf_counter()
-                outputs = func(ctx)
+                try:
+                    result = stage.run(ctx)
+                except InputError as exc:
+                    if exc.setting is None:
+                        raise
+                    raise self.setting_error(exc, stage.section) from None
                 timings[name] = round(time.perf_counter() - t0, 2)
-                _write_json_atomic(
-                    marker,
-                    {
-                        "stage": name,
-                        "hash": self.stage_hashes[group],
-                        "seconds": timings[name],
-                        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                        "outputs": outputs,
-                    },
-                )
-                ctx.outputs[name] = outputs
+                self.rundir.write_marker(StageMarker(stage=name, hash=stage_hash, seconds=timings[name],
+                                                  outputs=result.to_json()))
+                ctx.outputs[name] = result
                 log.info("stage %s: done in %.1f s", name, timings[name])
             if name == "assemble" and self.acquisition is None:
-                self.acquisition = Acquisition.from_json(ctx.outputs["assemble"]["acquisition"])
+                self.acquisition = Acquisition.from_json(ctx.outputs["assemble"].acquisition)
         st.report(ctx, timings, time.perf_counter() - start)
-        log.info("summary: %s", self.run_dir / "summary.md")
+        log.info("summary: %s", self.rundir.summary_md)
         return self.run_dir
-
-
-def _read_marker(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
 
 
 def _absolute(source: str | list[str]) -> str | list[str]:

@@ -1,18 +1,21 @@
 """The stages of a workflow run, one function each, each calling one part of geogen.
 
-A stage reads what earlier stages recorded (``ctx.outputs``), does its work into the
-run directory, and returns a small JSON-ready dict that the runner stores in the
-stage's marker file.  Stages never decide whether to run: the runner does, from the
-markers, so that an interrupted run resumes where it stopped.
+A stage reads what earlier stages recorded (``ctx.outputs``, typed results of
+:mod:`geogen.workflow.results`), does its work into the run directory (paths from
+:class:`geogen.run.RunDir`), and returns its result, which the runner stores in the stage's
+marker.  Stages never decide whether to run: the runner does, from the markers, so that an
+interrupted run resumes where it stopped.  An :class:`InputError` that names a ``setting``
+is turned into that setting's YAML path by the runner (the section is in :data:`STAGES`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -20,9 +23,22 @@ from geogen.acquisition import Acquisition
 from geogen.data.store import is_store, open_store, write_store
 from geogen.errors import InputError
 from geogen.evaluation.report import inversionnet_table, validation_table
-
-if TYPE_CHECKING:
-    from geogen.workflow.runner import Workflow
+from geogen.run.atomic import atomic_write, atomic_write_json, jsonable
+from geogen.run.rundir import RunDir
+from geogen.workflow.results import (
+    AssembleResult,
+    EvaluateResult,
+    ExportResult,
+    GenerateResult,
+    IngestResult,
+    ReportResult,
+    StageResult,
+    SynthResult,
+    TrainResult,
+    ValidateResult,
+    WellsResult,
+    WindowsResult,
+)
 
 log = logging.getLogger("geogen.workflow")
 
@@ -30,21 +46,38 @@ log = logging.getLogger("geogen.workflow")
 EXPORT_SUFFIX = {"segy": "_segy", "netcdf": ".nc", "zarr": ".zarr"}  # SEG-Y: a folder, 2 files per pair
 
 
-@dataclass
-class Context:
-    """What a stage needs: the workflow, its run directory and earlier stages' outputs."""
+class WorkflowView(Protocol):
+    """What the stages read of a :class:`geogen.workflow.runner.Workflow` (kept to this, so that the stages do not
+    import the runner that imports them)."""
 
-    workflow: "Workflow"
-    run_dir: Path
-    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    config: Any
+    acquisition: Acquisition | None
+    source: Path | None
+
+    def files_to_ingest(self) -> list[tuple[str, list[Path], str, dict[str, Any]]]: ...
+
+    def export_options(self) -> dict[str, Any]: ...
+
+    def check_acquisition_fits(self, found: Acquisition, where: str, path: Path) -> None: ...
+
+    def check_velocity_fits(self, ds: Any, acq: Acquisition, where: str, path: Path) -> None: ...
+
+
+@dataclass
+class StageContext:
+    """What a stage needs: the workflow, its run directory and the results of earlier stages."""
+
+    workflow: WorkflowView
+    run: RunDir
+    outputs: dict[str, Any] = field(default_factory=dict)  # stage name -> its StageResult
 
     @property
-    def data_dir(self) -> Path:
-        return self.run_dir / "data"
+    def run_dir(self) -> Path:
+        return self.run.root
 
     def resolve_store(self, yaml_path: str, source: str | list[str]) -> Path:
         """The store a data source stands for: the ingested copy, or the store itself."""
-        ingested = self.outputs.get("ingest", {}).get("stores", {})
+        ingested = self.outputs["ingest"].stores if "ingest" in self.outputs else {}
         if yaml_path in ingested:
             return Path(ingested[yaml_path])
         assert isinstance(source, str)
@@ -56,7 +89,7 @@ def is_geogen_store(path: Path) -> bool:
 
 
 # ---------------------------------------------------------------------------- data
-def synthesise(ctx: Context) -> dict[str, Any]:
+def synthesise(ctx: StageContext) -> SynthResult:
     """Velocity maps and Devito-modelled pairs (geogen.physics.synth.synth)."""
     from geogen.physics.synth import synth
 
@@ -65,29 +98,29 @@ def synthesise(ctx: Context) -> dict[str, Any]:
     acq = ctx.workflow.acquisition
     log.info("synthesising %d velocity maps and %d Devito pairs (%s)", cfg.n_velocity, cfg.n_paired, cfg.family)
     result = synth(
-        ctx.data_dir / "synth", family=cfg.family, n_velocity=cfg.n_velocity, n_paired=cfg.n_paired,
+        ctx.run.synth, family=cfg.family, n_velocity=cfg.n_velocity, n_paired=cfg.n_paired,
         acquisition=acq, seed=cfg.seed, workers=cfg.workers,
     )
-    return {"velocity_store": str(result.velocity_store), "pairs_store": str(result.pairs_store)}
+    return SynthResult(velocity_store=str(result.velocity_store), pairs_store=str(result.pairs_store))
 
 
-def ingest_sources(ctx: Context) -> dict[str, Any]:
+def ingest_sources(ctx: StageContext) -> IngestResult:
     """Every listed file that is not already a store becomes one (geogen.io.ingest)."""
     from geogen.io import ingest
 
     stores: dict[str, str] = {}
     for yaml_path, paths, kind, options in ctx.workflow.files_to_ingest():
-        target = ctx.data_dir / "ingested" / (yaml_path.replace(".", "_").replace("[", "_").replace("]", "") + ".zarr")
+        target = ctx.run.ingested(yaml_path)
         log.info("ingesting %s -> %s", ", ".join(str(p) for p in paths), target)
         try:
             ingest(paths, target, kind=kind, **options)
         except InputError as exc:
             raise InputError(f"{yaml_path}: {exc}", path=ctx.workflow.source) from exc
         stores[yaml_path] = str(target)
-    return {"stores": stores}
+    return IngestResult(stores=stores)
 
 
-def cut_field_windows(ctx: Context) -> dict[str, Any]:
+def cut_field_windows(ctx: StageContext) -> WindowsResult:
     """Windows along the recorded line become pairs (geogen.data.windows.cut_windows)."""
     from geogen.data.windows import cut_windows
 
@@ -101,17 +134,17 @@ def cut_field_windows(ctx: Context) -> dict[str, Any]:
                                     min_live_fraction=cfg.min_live_fraction)
     except InputError as exc:  # e.g. a window wider than the line: say which part of the workflow
         raise InputError(f"data.field: {exc.detail}", path=wf.source) from None
-    target = ctx.data_dir / "field_pairs.zarr"
-    report_dict = _as_dict(report)
+    target = ctx.run.field_pairs
+    report_dict = jsonable(report) if report is not None else {}
     if cfg.split == "blocks":
         pairs, report_dict["blocks"] = _split_in_blocks(pairs, wf)
     write_store(pairs, target, kind="pairs")
-    (ctx.data_dir / "windows.json").write_text(json.dumps(report_dict, indent=2, default=str))
+    atomic_write_json(ctx.run.windows_report, report_dict)
     log.info("windows along the line: %s", report)
-    return {"pairs_store": str(target), "windows": report_dict}
+    return WindowsResult(pairs_store=str(target), windows=report_dict)
 
 
-def _split_in_blocks(pairs: Any, wf: "Workflow") -> tuple[Any, dict[str, Any]]:
+def _split_in_blocks(pairs: Any, wf: WorkflowView) -> tuple[Any, dict[str, Any]]:
     """Mark each window train/validation/test/dropped by blocks along the line (geogen.training.splits.block_split)."""
     from geogen.training.splits import block_split
 
@@ -133,7 +166,7 @@ def _split_in_blocks(pairs: Any, wf: "Workflow") -> tuple[Any, dict[str, Any]]:
     return pairs, info
 
 
-def maps_from_wells(ctx: Context) -> dict[str, Any]:
+def maps_from_wells(ctx: StageContext) -> WellsResult:
     """Velocity maps from the well logs (geogen.physics.wells.maps_from_wells).
 
     With a line split in blocks, wells whose position lies inside a held-out window are
@@ -148,7 +181,7 @@ def maps_from_wells(ctx: Context) -> dict[str, Any]:
     store = ctx.resolve_store("data.wells.logs", cfg.logs)
     wells = open_store(store, kind="wells")
     excluded: list[str] = []
-    held = ctx.outputs.get("windows", {}).get("windows", {}).get("blocks", {}).get("held_out_extents_m", [])
+    held = ctx.outputs["windows"].held_out_extents_m if "windows" in ctx.outputs else []
     if held and "position_x" in wells.variables:
         pos = np.asarray(wells["position_x"].values, dtype=np.float64)  # the section's x frame, like window_x0
         inside = np.array([np.isfinite(p) and any(a <= p <= b for a, b in held) for p in pos])
@@ -163,14 +196,14 @@ def maps_from_wells(ctx: Context) -> dict[str, Any]:
         maps = make_maps(wells, cfg.n_velocity, acq, seed=cfg.seed, families=cfg.families)
     except InputError as exc:
         raise InputError(f"data.wells: {exc.detail}", path=wf.source) from None
-    target = ctx.data_dir / "well_maps.zarr"
+    target = ctx.run.well_maps
     write_store(maps, target, kind="velocity", chunks={"velocity": {"model": 64}})
     log.info("%d velocity maps from the wells (%s)", cfg.n_velocity, maps.attrs["windows_per_well"])
-    return {"velocity_store": str(target), "n": cfg.n_velocity, "windows_per_well": maps.attrs["windows_per_well"],
-            "excluded_wells": excluded, "top": maps.attrs["top"]}
+    return WellsResult(velocity_store=str(target), n=cfg.n_velocity, windows_per_well=maps.attrs["windows_per_well"],
+                       excluded_wells=excluded, top=maps.attrs["top"])
 
 
-def _paired_acquisition(ctx: Context) -> Acquisition:
+def _paired_acquisition(ctx: StageContext) -> Acquisition:
     """The acquisition of the first paired source (when the workflow names no preset)."""
     for i, src in enumerate(ctx.workflow.config.data.paired):
         return Acquisition.from_attrs(open_store(ctx.resolve_store(f"data.paired[{i}]", src), kind="pairs").attrs)
@@ -178,7 +211,7 @@ def _paired_acquisition(ctx: Context) -> Acquisition:
                      path=ctx.workflow.source)
 
 
-def assemble(ctx: Context) -> dict[str, Any]:
+def assemble(ctx: StageContext) -> AssembleResult:
     """One velocity store and one pairs store for training, checked against the acquisition."""
     import xarray as xr
 
@@ -186,16 +219,16 @@ def assemble(ctx: Context) -> dict[str, Any]:
     velocity: list[tuple[str, Path]] = []
     pairs: list[tuple[str, Path]] = []
     if "synth" in ctx.outputs:
-        velocity.append(("data.synth", Path(ctx.outputs["synth"]["velocity_store"])))
-        pairs.append(("data.synth", Path(ctx.outputs["synth"]["pairs_store"])))
+        velocity.append(("data.synth", Path(ctx.outputs["synth"].velocity_store)))
+        pairs.append(("data.synth", Path(ctx.outputs["synth"].pairs_store)))
     for i, src in enumerate(wf.config.data.velocity):
         velocity.append((f"data.velocity[{i}]", ctx.resolve_store(f"data.velocity[{i}]", src)))
     if "wells" in ctx.outputs:
-        velocity.append(("data.wells", Path(ctx.outputs["wells"]["velocity_store"])))
+        velocity.append(("data.wells", Path(ctx.outputs["wells"].velocity_store)))
     for i, src in enumerate(wf.config.data.paired):
         pairs.append((f"data.paired[{i}]", ctx.resolve_store(f"data.paired[{i}]", src)))
     if "windows" in ctx.outputs:
-        pairs.append(("data.field", Path(ctx.outputs["windows"]["pairs_store"])))
+        pairs.append(("data.field", Path(ctx.outputs["windows"].pairs_store)))
 
     pair_sets = [(where, p, open_store(p, kind="pairs")) for where, p in pairs]
     acq = wf.acquisition
@@ -216,14 +249,14 @@ def assemble(ctx: Context) -> dict[str, Any]:
         vel_sets += [entry for entry in as_maps if entry[0] == "data.field"]
 
     velocity_store = _one_store([ds for *_, ds in vel_sets], [p for _, p, _ in vel_sets],
-                                ctx.data_dir / "velocity.zarr", "velocity", "model", xr)
+                                ctx.run.velocity_store, "velocity", "model", xr)
     pairs_store = _one_store([ds for *_, ds in pair_sets], [p for _, p, _ in pair_sets],
-                             ctx.data_dir / "pairs.zarr", "pairs", "sample", xr)
+                             ctx.run.pairs_store, "pairs", "sample", xr)
     n_vel = int(sum(ds.sizes["model"] for *_, ds in vel_sets))
     n_pairs = int(sum(ds.sizes["sample"] for *_, ds in pair_sets))
     log.info("training data: %d velocity maps, %d pairs", n_vel, n_pairs)
-    return {"velocity_store": str(velocity_store), "pairs_store": str(pairs_store),
-            "n_velocity": n_vel, "n_pairs": n_pairs, "acquisition": acq.to_json()}
+    return AssembleResult(velocity_store=str(velocity_store), pairs_store=str(pairs_store), n_velocity=n_vel,
+                          n_pairs=n_pairs, acquisition=acq.to_json())
 
 
 def _one_store(sets: list[Any], paths: list[Path], target: Path, kind: str, dim: str, xr: Any) -> Path:
@@ -251,61 +284,56 @@ def _one_store(sets: list[Any], paths: list[Path], target: Path, kind: str, dim:
 
 
 # ------------------------------------------------------------------------ training
-def train_model(ctx: Context) -> dict[str, Any]:
+def train_model(ctx: StageContext) -> TrainResult:
     """All three UB-Diff steps (geogen.training.train); resumes on its own."""
     from geogen.training import train
 
     cfg = ctx.workflow.config
     data = ctx.outputs["assemble"]
     log.info("training (step1, step2, diffusion) into %s", ctx.run_dir)
-    train(data["velocity_store"], data["pairs_store"], ctx.run_dir,
+    train(data.velocity_store, data.pairs_store, ctx.run_dir,
           model=cfg.model, training=cfg.training, splits=cfg.data.splits)
-    return {"checkpoints": sorted(str(p.relative_to(ctx.run_dir)) for p in (ctx.run_dir / "checkpoints").glob("*.pt"))}
+    return TrainResult(checkpoints=[ctx.run.relative(p) for p in ctx.run.checkpoint_files()])
 
 
-def generate_pairs(ctx: Context) -> dict[str, Any]:
+def generate_pairs(ctx: StageContext) -> GenerateResult:
     """New pairs from the trained model (geogen.generation.generate)."""
     from geogen.generation import generate
 
     g = ctx.workflow.config.generation
-    target = ctx.run_dir / "generated.zarr"
+    target = ctx.run.generated
     log.info("generating %d pairs (%s, %d steps)", g.n, g.sampler, g.steps)
-    generate(ctx.run_dir, g.n, target, steps=g.steps, sampler=g.sampler, seed=g.seed, batch_size=g.batch_size)
-    return {"store": str(target), "n": g.n}
+    generate(ctx.run_dir, g.n, target, g)
+    return GenerateResult(store=str(target), n=g.n)
 
 
-def validate_pairs(ctx: Context) -> dict[str, Any]:
+def validate_pairs(ctx: StageContext) -> ValidateResult:
     """Model each generated map with Devito and compare (geogen.evaluation.physics_check.validate)."""
     from geogen.evaluation.physics_check import validate
 
     v = ctx.workflow.config.validation
-    store = Path(ctx.outputs["generate"]["store"])
-    filtered = ctx.run_dir / "filtered.zarr" if v.filter is not None else None
+    store = Path(ctx.outputs["generate"].store)
+    filtered = ctx.run.filtered if v.filter is not None else None
     log.info("validating %s against Devito", store)
     floor_run: Path | None = ctx.run_dir
-    splits = ctx.run_dir / "splits.json"
-    if splits.exists() and not json.loads(splits.read_text()).get("pairs", {}).get("test"):
+    if ctx.run.splits.exists() and not ctx.run.read_splits().get("pairs", {}).get("test"):
         log.info("no held-out test pairs (data.splits.test): no autoencoder floor to compare with")
         floor_run = None
-    summary = validate(store, run_dir=floor_run, workers=v.workers, filter=v.filter, filter_out=filtered, write=True)
-    summary = json.loads(json.dumps(summary, default=_jsonable))
-    if floor_run is None:  # validate() writes validation.json only when given the run
-        tmp = ctx.run_dir / ".validation.json.partial"
-        tmp.write_text(json.dumps(summary, indent=2))
-        tmp.replace(ctx.run_dir / "validation.json")
-    summary.get("floor", {}).pop("per_sample", None)  # full lists stay in validation.json
-    out: dict[str, Any] = {"summary": summary, "report": "validation.json"}
-    if filtered is not None:
-        out["filtered_store"] = str(filtered)
-    return out
+    summary = jsonable(validate(store, run_dir=floor_run, workers=v.workers, filter=v.filter, filter_out=filtered,
+                                write=True))
+    if floor_run is None:  # validate() writes the report only when given the run
+        atomic_write_json(ctx.run.validation, summary)
+    summary.get("floor", {}).pop("per_sample", None)  # full lists stay in the report
+    return ValidateResult(summary=summary, report=ctx.run.relative(ctx.run.validation),
+                          filtered_store=None if filtered is None else str(filtered))
 
 
-def export_pairs(ctx: Context) -> dict[str, Any]:
+def export_pairs(ctx: StageContext) -> ExportResult:
     """Write the generated (or filtered) pairs in each requested format (geogen.io.export)."""
     from geogen.io import export
 
     e = ctx.workflow.config.export
-    store = ctx.run_dir / ("filtered.zarr" if e.source == "filtered" else "generated.zarr")
+    store = ctx.run.pairs(e.source)
     ds = open_store(store, kind="pairs")
     x0 = line_origin(ctx) if e.x_origin_m is None else e.x_origin_m
     if x0:
@@ -313,13 +341,13 @@ def export_pairs(ctx: Context) -> dict[str, Any]:
         ds = ds.assign_attrs(x_origin_m=x0)
     written = {}
     for fmt in e.formats:
-        target = ctx.run_dir / "export" / f"{e.source}{EXPORT_SUFFIX[fmt]}"
+        target = ctx.run.export(f"{e.source}{EXPORT_SUFFIX[fmt]}")
         log.info("exporting %s as %s -> %s", store.name, fmt, target)
         written[fmt] = str(export(ds, target, format=fmt, **ctx.workflow.export_options()))
-    return {"files": written, "x_origin_m": x0}
+    return ExportResult(files=written, x_origin_m=x0)
 
 
-def evaluate_pairs(ctx: Context) -> dict[str, Any]:
+def evaluate_pairs(ctx: StageContext) -> EvaluateResult:
     """InversionNet arms (a), (b), (b0), (p), (c) (geogen.evaluation.downstream.evaluate)."""
     from geogen.evaluation.config import EvaluationConfig
     from geogen.evaluation.downstream import evaluate
@@ -330,28 +358,27 @@ def evaluate_pairs(ctx: Context) -> dict[str, Any]:
         config = config.model_copy(update={"device": ctx.workflow.config.training.device})
     log.info("evaluating: InversionNet arms %s (%d steps, %d seed(s))", ",".join(config.arms), e.steps, e.seeds)
     try:
-        summary = evaluate(ctx.run_dir, config, generated=ctx.outputs["generate"]["store"], write=True)
-    except InputError as exc:  # e.g. too few unpaired maps for (c): say which setting to change
-        raise InputError(f"evaluation: {str(exc).replace('pass n_extra', 'set evaluation.n_extra')}",
-                         path=ctx.workflow.source) from None
+        summary = evaluate(ctx.run_dir, config, generated=ctx.outputs["generate"].store, write=True)
+    except InputError as exc:
+        if exc.setting is not None:
+            raise  # the runner names the setting's YAML path
+        raise InputError(f"evaluation: {exc}", path=ctx.workflow.source) from None
     inv = summary["inversionnet"]
-    out: dict[str, Any] = {
-        "report": "evaluation/evaluation.json",
-        "markdown": "evaluation/report.md",
+    dist = summary.get("distribution")
+    if dist:
+        keys = ("frechet_generated_vs_real", "frechet_real_heldout_vs_real", "precision", "recall")
+        dist = {m: {k: dist[m].get(k) for k in keys}
+                for m in ("velocity", "seismic") if "skipped" not in dist.get(m, {"skipped": 1})}
+    return EvaluateResult.model_validate(jsonable({
+        "report": ctx.run.relative(ctx.run.evaluation_json), "markdown": ctx.run.relative(ctx.run.evaluation_report),
         "test_pairs": summary["test"]["n"], "selection": inv["selection"], "seeds": inv["settings"]["seeds"],
         "steps": e.steps,
         "arms": {key: {k: v for k, v in arm.items() if k != "per_seed"} for key, arm in summary["arms"].items()},
-        "comparisons": summary["comparisons"],
-    }
-    dist = summary.get("distribution")
-    if dist:
-        out["distribution"] = {m: {k: dist[m].get(k) for k in ("frechet_generated_vs_real",
-                                                               "frechet_real_heldout_vs_real", "precision", "recall")}
-                               for m in ("velocity", "seismic") if "skipped" not in dist.get(m, {"skipped": 1})}
-    return json.loads(json.dumps(out, default=_jsonable))
+        "comparisons": summary["comparisons"], "distribution": dist or None,
+    }))
 
 
-def line_origin(ctx: Context) -> float:
+def line_origin(ctx: StageContext) -> float:
     """Start of the recorded line (its velocity section's first x) for field workflows, else 0."""
     if ctx.workflow.config.data.field is None:
         return 0.0
@@ -360,7 +387,7 @@ def line_origin(ctx: Context) -> float:
 
 
 # -------------------------------------------------------------------------- report
-def make_plots(ctx: Context) -> tuple[list[str], list[str]]:
+def make_plots(ctx: StageContext) -> tuple[list[str], list[str]]:
     """Training curves, the physics-check histogram and a sheet of generated pairs vs Devito.
 
     Returns (plots made, plots that failed with why): a figure that cannot be drawn is
@@ -368,23 +395,20 @@ def make_plots(ctx: Context) -> tuple[list[str], list[str]]:
     """
     from geogen.evaluation import plots
 
-    jobs: list[tuple[str, Any]] = []
-    metrics = ctx.run_dir / "metrics.jsonl"
-    if metrics.exists():
-        jobs.append(
-            ("training curves", lambda: plots.training_curves(metrics, ctx.run_dir / "plots" / "training_curves.png"))
-        )
-    generated = ctx.run_dir / "generated.zarr"
-    if "validate" in ctx.outputs and generated.exists():
+    run = ctx.run
+    jobs: list[tuple[str, Callable[[], Path | None]]] = []
+    if run.metrics.exists():
+        jobs.append(("training curves", lambda: plots.training_curves(run.metrics, run.training_curves_plot)))
+    if "validate" in ctx.outputs and run.generated.exists():
         def histogram() -> Path:
-            report_file = ctx.run_dir / "validation.json"
-            full = json.loads(report_file.read_text()) if report_file.exists() else ctx.outputs["validate"]["summary"]
-            return plots.physics_histogram(
-                full, ctx.run_dir / "plots" / "physics_rel_l2.png", store=open_store(generated)
-            )
+            if run.validation.exists():
+                full = json.loads(run.validation.read_text())
+            else:
+                full = ctx.outputs["validate"].summary
+            return plots.physics_histogram(full, run.physics_histogram_plot, store=open_store(run.generated))
 
         jobs.append(("physics histogram", histogram))
-        jobs.append(("generated pairs sheet", lambda: _pairs_sheet(ctx, open_store(generated), plots)))
+        jobs.append(("generated pairs sheet", lambda: _pairs_sheet(ctx, open_store(run.generated), plots)))
     made, failed = [], []
     for name, job in jobs:
         try:
@@ -394,11 +418,11 @@ def make_plots(ctx: Context) -> tuple[list[str], list[str]]:
             failed.append(f"{name}: {exc.__class__.__name__}: {exc}")
             continue
         if path is not None:
-            made.append(str(Path(path).relative_to(ctx.run_dir)))
+            made.append(run.relative(path))
     return made, failed
 
 
-def _pairs_sheet(ctx: Context, store: Any, plots: Any, n: int = 3) -> Path:
+def _pairs_sheet(ctx: StageContext, store: Any, plots: Any, n: int = 3) -> Path:
     """The first generated pairs beside Devito's record of their velocity maps."""
     from geogen.data.datasets import acquisition_of
     from geogen.physics import forward
@@ -410,81 +434,47 @@ def _pairs_sheet(ctx: Context, store: Any, plots: Any, n: int = 3) -> Path:
         store["seismic"].isel(sample=slice(0, k)).transpose("sample", "source", "time", "receiver").values
     )
     modelled = forward(velocity, acq)
-    return plots.pairs_sheet(velocity, seismic, modelled, acq, ctx.run_dir / "plots" / "generated_pairs.png")
+    return plots.pairs_sheet(velocity, seismic, modelled, acq, ctx.run.pairs_sheet_plot)
 
 
-def _last_metrics(run_dir: Path) -> dict[str, dict[str, Any]]:
+def _last_metrics(run: RunDir) -> dict[str, dict[str, Any]]:
     """The last metrics row of each training step."""
-    last: dict[str, dict[str, Any]] = {}
-    path = run_dir / "metrics.jsonl"
-    if path.exists():
-        for line in path.read_text().splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            last[str(row.get("stage") or "training")] = row
-    return last
+    return {str(row.get("stage") or "training"): row for row in run.read_metrics()}
 
 
-def _as_dict(obj: Any) -> dict[str, Any]:
-    if obj is None:
-        return {}
-    if isinstance(obj, dict):
-        return json.loads(json.dumps(obj, default=_jsonable))
-    if hasattr(obj, "model_dump"):
-        return json.loads(json.dumps(obj.model_dump(), default=_jsonable))
-    if hasattr(obj, "__dataclass_fields__"):
-        import dataclasses
-
-        return json.loads(json.dumps(dataclasses.asdict(obj), default=_jsonable))
-    return {"report": str(obj)}
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    return str(value)
-
-
-def report(ctx: Context, timings: dict[str, float], wall_s: float) -> dict[str, Any]:
+def report(ctx: StageContext, timings: dict[str, float], wall_s: float) -> ReportResult:
     """summary.json and a readable summary.md: data, training, generation, physics check, files."""
     wf = ctx.workflow
     plots, plot_failures = make_plots(ctx)
-    data = ctx.outputs.get("assemble", {})
+    data = ctx.outputs["assemble"].model_dump() if "assemble" in ctx.outputs else {}
     summary: dict[str, Any] = {
         "workflow": wf.name,
         "source": None if wf.source is None else str(wf.source),
         "config_sha256": wf.config_hash,
         "run_dir": str(ctx.run_dir),
         "data": {k: data.get(k) for k in ("n_velocity", "n_pairs", "velocity_store", "pairs_store")},
-        "training": _last_metrics(ctx.run_dir),
+        "training": _last_metrics(ctx.run),
         "stage_seconds": timings,
         "this_invocation_wall_s": round(wall_s, 2),
     }
     if "windows" in ctx.outputs:
-        summary["field_windows"] = ctx.outputs["windows"]["windows"]
+        summary["field_windows"] = ctx.outputs["windows"].windows
     if "wells" in ctx.outputs:
-        summary["wells"] = ctx.outputs["wells"]
+        summary["wells"] = ctx.outputs["wells"].to_json()
     if "generate" in ctx.outputs:
-        summary["generation"] = {**wf.config.generation.model_dump(), "store": ctx.outputs["generate"]["store"]}
+        summary["generation"] = {**wf.config.generation.model_dump(), "store": ctx.outputs["generate"].store}
     if "validate" in ctx.outputs:
-        summary["validation"] = ctx.outputs["validate"]["summary"]
+        summary["validation"] = ctx.outputs["validate"].summary
     if "export" in ctx.outputs:
-        summary["export"] = ctx.outputs["export"]["files"]
+        summary["export"] = ctx.outputs["export"].files
     if "evaluate" in ctx.outputs:
-        summary["evaluation"] = ctx.outputs["evaluate"]
+        summary["evaluation"] = ctx.outputs["evaluate"].to_json()
     summary["plots"] = plots
     if plot_failures:
         summary["plot_failures"] = plot_failures
-    text = json.dumps(summary, indent=2, default=_jsonable)
-    (ctx.run_dir / "summary.json").write_text(text + "\n")
-    (ctx.run_dir / "summary.md").write_text(_markdown(summary))
-    return {"summary": "summary.md"}
+    atomic_write_json(ctx.run.summary_json, summary)
+    atomic_write(ctx.run.summary_md, _markdown(summary))
+    return ReportResult(summary=ctx.run.relative(ctx.run.summary_md))
 
 
 def _fmt(value: Any) -> str:
@@ -499,7 +489,8 @@ def _evaluation_lines(ev: dict[str, Any]) -> list[str]:
     """The arms table of the evaluate stage (mean ± std over seeds), with a link to the full report."""
     head = [f"Tested on {ev['test_pairs']} held-out real pairs; {ev['steps']} steps, weights scored: "
             f"{ev['selection']}; seeds {ev['seeds']}.", ""]
-    return head + inversionnet_table(ev) + ["", f"Full report: `{ev['markdown']}` (figures in `evaluation/`)."]
+    folder = Path(ev["markdown"]).parent
+    return head + inversionnet_table(ev) + ["", f"Full report: `{ev['markdown']}` (figures in `{folder}/`)."]
 
 
 def _block_lines(b: dict[str, Any]) -> list[str]:
@@ -566,3 +557,28 @@ def _markdown(s: dict[str, Any]) -> str:
     lines.append(f"- all stages: {sum(s['stage_seconds'].values()):.1f}")
     lines.append(f"- this invocation (skipped stages cost nothing): {s['this_invocation_wall_s']:.1f}")
     return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage: its function, the hash group whose settings decide its output (stages of one group share the
+    group's hash), and the YAML section whose settings its errors name."""
+
+    run: Callable[[StageContext], StageResult]
+    group: str
+    section: str
+
+
+#: The stages in the order they run (a workflow runs those it needs: Workflow.plan).
+STAGES: dict[str, Stage] = {
+    "synth": Stage(synthesise, "data", "data.synth"),
+    "ingest": Stage(ingest_sources, "data", "data"),
+    "windows": Stage(cut_field_windows, "data", "data.field"),
+    "wells": Stage(maps_from_wells, "data", "data.wells"),
+    "assemble": Stage(assemble, "data", "data"),
+    "train": Stage(train_model, "train", "training"),
+    "generate": Stage(generate_pairs, "generate", "generation"),
+    "validate": Stage(validate_pairs, "validate", "validation"),
+    "export": Stage(export_pairs, "export", "export"),
+    "evaluate": Stage(evaluate_pairs, "evaluate", "evaluation"),
+}
