@@ -11,13 +11,8 @@ import typer
 from geogen.cli.app import app
 
 
-def _spread(result: dict[str, Any], key: str) -> str:
-    std = result.get(f"{key}_std")
-    return f"{result[key]:.4f}" + (f" ± {std:.4f}" if std is not None else "")
-
-
 def format_evaluation(summary: dict[str, Any]) -> str:
-    from geogen.evaluation.report import comparison_lines
+    from geogen.evaluation.report import comparison_lines, spread
 
     inv = summary["inversionnet"]
     lines = [f"{summary['run_dir']}: InversionNet tested on {summary['test']['n']} held-out real pairs"]
@@ -25,8 +20,8 @@ def format_evaluation(summary: dict[str, Any]) -> str:
         if "mae" not in r:
             lines.append(f"  {r['label']:<50} not run: {r.get('skipped')}")
             continue
-        lines.append(f"  {r['label']:<50} n={r['n_train']:<5} MAE {_spread(r, 'mae')}  MSE {_spread(r, 'mse')}  "
-                     f"SSIM {_spread(r, 'ssim')}")
+        mae, mse, ssim = (spread(r, key, ".4f", ".4f") for key in ("mae", "mse", "ssim"))
+        lines.append(f"  {r['label']:<50} n={r['n_train']:<5} MAE {mae}  MSE {mse}  SSIM {ssim}")
     lines += ["  " + line for line in comparison_lines(summary.get("comparisons", {}))]
     n_seeds = len(inv["settings"].get("seeds", [0]))
     lines.append(f"  weights scored: {inv['selection']}; {n_seeds} seed(s)"

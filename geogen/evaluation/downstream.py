@@ -47,7 +47,10 @@ from geogen.evaluation import metrics
 from geogen.evaluation.config import EvaluationConfig
 from geogen.evaluation.inversionnet import InversionNet, optimiser
 from geogen.evaluation.rundir import RunInputs
+from geogen.models.device import pick_device
 from geogen.progress import track
+from geogen.run.atomic import atomic_write_json
+from geogen.run.rundir import RunDir
 
 PathLike = str | os.PathLike[str]
 
@@ -66,12 +69,6 @@ class Scaling:
 
     def velocity(self, v: np.ndarray) -> np.ndarray:
         return metrics.velocity_to_unit(v, self.vmin, self.vmax)
-
-
-def pick_device(device: str | None) -> torch.device:
-    if device in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def select_best(validation_curve: Sequence[tuple[int, float]]) -> tuple[int, float]:
@@ -206,7 +203,8 @@ def simulated_extra(inputs: RunInputs, acquisition: Acquisition, n: int, *, seed
     pool = np.asarray([i for i in inputs.velocity_outside_pairs_test() if int(i) not in paired], dtype=np.int64)
     if pool.size < n:
         raise InputError(f"(c) needs {n} velocity maps that are not paired, the run's velocity store has "
-                         f"{pool.size}; generate fewer pairs or pass n_extra", path=inputs.velocity_store)
+                         f"{pool.size}; generate fewer pairs or set n_extra", path=inputs.velocity_store,
+                         setting="n_extra")
     chosen = np.sort(np.random.default_rng(seed).choice(pool, size=n, replace=False))
     if cache is not None and is_store(cache):
         ds = open_store(cache, kind="pairs")
@@ -292,12 +290,12 @@ def paired_only_extra(source: PathLike, inputs: RunInputs, gen_ds: Any, acquisit
     could carry the test pairs into the training set.
     """
     path = Path(source)
-    run = path if (path / "splits.json").is_file() else None
+    run = path if RunDir(path).is_training_run() else None
     if run is None and is_store(path):
         ds = open_store(path, kind="pairs")
         _check_same_acquisition(path, acquisition_of(ds), acquisition)
         checkpoint = ds.attrs.get("checkpoint")
-        if checkpoint and (Path(checkpoint).parent.parent / "splits.json").is_file():
+        if checkpoint and RunDir(Path(checkpoint).parent.parent).is_training_run():
             _check_same_held_out(Path(checkpoint).parent.parent, inputs)
         if int(ds.sizes["sample"]) < n:
             raise InputError(f"holds {int(ds.sizes['sample'])} pairs, (p) needs {n} (as many as the other arms add)",
@@ -355,7 +353,7 @@ def evaluate(run_dir: PathLike, config: EvaluationConfig | None = None, *, gener
     cfg = EvaluationConfig.model_validate({**(config.model_dump() if config else {}), **settings})
     run = Path(run_dir)
     inputs = RunInputs.locate(run)
-    gen_path = Path(generated) if generated is not None else run / "generated.zarr"
+    gen_path = Path(generated) if generated is not None else RunDir(run).generated
     if not gen_path.exists():
         raise InputError("no generated pairs; run `geogen generate RUN_DIR --n N --out RUN_DIR/generated.zarr` "
                          "or pass --generated STORE", path=gen_path)
@@ -392,12 +390,13 @@ def _evaluate(run: Path, inputs: RunInputs, gen_path: Path, cfg: EvaluationConfi
     v_train, s_train = _pairs(real_ds, train_idx)
     v_test, s_test = _pairs(real_ds, test_idx)
     v_gen, s_gen = _pairs(gen_ds, np.arange(n_gen))
-    out_dir = run / "evaluation"
+    files = RunDir(run)
+    out_dir = files.evaluation
     if write:
         out_dir.mkdir(parents=True, exist_ok=True)
 
-    def cache(name: str) -> Path | None:
-        return out_dir / name if write else None
+    def cache(arm: str) -> Path | None:
+        return files.evaluation_cache(arm) if write else None
 
     extras: dict[str, tuple[np.ndarray, np.ndarray]] = {"a": (v_train[:0], s_train[:0])}
     skipped: dict[str, str] = {}
@@ -408,7 +407,7 @@ def _evaluate(run: Path, inputs: RunInputs, gen_path: Path, cfg: EvaluationConfi
     if "b0" in cfg.arms:
         started = time.perf_counter()
         extras["b0"] = direct_wave_extra(v_gen, acq, cfg, key={"generated": str(gen_path.resolve()), "n": n_gen},
-                                         cache=cache("direct_wave_extra.zarr"))
+                                         cache=cache("b0"))
         timings["b0_direct_waves_s"] = time.perf_counter() - started
         sources["b0"] = f"{gen_path} maps, direct-wave records (Devito)"
     if "p" in cfg.arms:
@@ -417,11 +416,11 @@ def _evaluate(run: Path, inputs: RunInputs, gen_path: Path, cfg: EvaluationConfi
                             "--set training.velocity_maps=paired --set run.dir=RUN_P` and pass --paired-only RUN_P")
         else:
             extras["p"], sources["p"] = paired_only_extra(cfg.paired_only, inputs, gen_ds, acq, n_gen,
-                                                          cache=cache("paired_only_generated.zarr"))
+                                                          cache=cache("p"))
     if "c" in cfg.arms:
         started = time.perf_counter()
         extra_idx, v_sim, s_sim = simulated_extra(inputs, acq, n_gen, seed=cfg.seed, workers=cfg.workers,
-                                                  scheduler=cfg.scheduler, cache=cache("simulated_extra.zarr"))
+                                                  scheduler=cfg.scheduler, cache=cache("c"))
         extras["c"] = (v_sim, s_sim)
         timings["c_simulate_s"] = time.perf_counter() - started
         sources["c"] = f"{inputs.velocity_store}: {n_gen} unpaired maps modelled with Devito"
@@ -431,7 +430,7 @@ def _evaluate(run: Path, inputs: RunInputs, gen_path: Path, cfg: EvaluationConfi
 
     logged = metrics.log_record(s_train)
     scaling = Scaling(acq.vmin, acq.vmax, float(logged.min()), float(logged.max()))
-    dev = pick_device(None if cfg.device == "auto" else cfg.device)
+    dev = pick_device(cfg.device)
     test_x, test_y = scaling.record(s_test), scaling.velocity(v_test)
     validation: tuple[np.ndarray, np.ndarray] | None = None
     if val_idx.size >= 1:
@@ -489,12 +488,12 @@ def _evaluate(run: Path, inputs: RunInputs, gen_path: Path, cfg: EvaluationConfi
     if cfg.distribution:
         summary["distribution"] = distribution_quality(inputs, v_gen, s_gen, v_train, s_train, v_test, s_test,
                                                        acq, epochs=cfg.feature_epochs, seed=cfg.seed,
-                                                       save_dir=out_dir if write else None)
+                                                       files=files if write else None)
     if write:
         if cfg.pictures:
-            summary["pictures"] = _pictures(run, out_dir, gen_ds, acq, curves, workers=cfg.workers,
+            summary["pictures"] = _pictures(files, gen_ds, acq, curves, workers=cfg.workers,
                                             scheduler=cfg.scheduler)
-        _write_json(out_dir / "evaluation.json", summary)
+        atomic_write_json(files.evaluation_json, summary, indent=2)
         from geogen.evaluation.report import write_report
 
         summary["report"] = str(write_report(run))
@@ -503,7 +502,7 @@ def _evaluate(run: Path, inputs: RunInputs, gen_path: Path, cfg: EvaluationConfi
 
 def distribution_quality(inputs: RunInputs, v_gen: np.ndarray, s_gen: np.ndarray, v_pairs: np.ndarray,
                          s_pairs: np.ndarray, v_test: np.ndarray, s_test: np.ndarray, acq: Acquisition, *,
-                         epochs: int, seed: int, save_dir: Path | None, max_maps: int = 4000) -> dict[str, Any]:
+                         epochs: int, seed: int, files: RunDir | None, max_maps: int = 4000) -> dict[str, Any]:
     """Fréchet feature distance and precision/recall, per modality, in real-trained feature spaces.
 
     Velocity features are trained on the run's training velocity maps, seismic features
@@ -528,8 +527,8 @@ def distribution_quality(inputs: RunInputs, v_gen: np.ndarray, s_gen: np.ndarray
             out[modality] = {"skipped": f"needs two real and two generated samples ({len(real)}, {len(gen)})"}
             continue
         space = fit_feature_space(modality, real, vmin=acq.vmin, vmax=acq.vmax, epochs=epochs, seed=seed)
-        if save_dir is not None:
-            space.save(save_dir / f"features_{modality}.pt")
+        if files is not None:
+            space.save(files.evaluation_features(modality))
         f_real, f_gen = space.features(real), space.features(gen)
         entry: dict[str, Any] = {"n_real": int(len(real)), "n_generated": int(len(gen)),
                                  "frechet_generated_vs_real": frechet_feature_distance(f_real, f_gen),
@@ -543,7 +542,7 @@ def distribution_quality(inputs: RunInputs, v_gen: np.ndarray, s_gen: np.ndarray
     return out
 
 
-def _pictures(run: Path, out_dir: Path, gen_ds: Any, acq: Acquisition, curves: dict[str, list[float]], *,
+def _pictures(files: RunDir, gen_ds: Any, acq: Acquisition, curves: dict[str, list[float]], *,
               workers: int, scheduler: str | None) -> dict[str, str]:
     from geogen.evaluation import plots
     from geogen.evaluation.physics_check import physics_modeller
@@ -553,20 +552,14 @@ def _pictures(run: Path, out_dir: Path, gen_ds: Any, acq: Acquisition, curves: d
     v, s = _pairs(gen_ds, np.arange(n))
     with physics_modeller(acq, workers=1, scheduler=scheduler) as model:
         modelled = model(v)
-    pics["pairs_sheet"] = str(plots.pairs_sheet(v, s, modelled, acq, out_dir / "generated_pairs.png"))
-    validation = run / "validation.json"
-    if validation.is_file():
-        pics["physics_errors"] = str(plots.physics_histogram(json.loads(validation.read_text()),
-                                                            out_dir / "physics_errors.png", store=gen_ds))
-    if (run / "metrics.jsonl").is_file():
-        made = plots.training_curves(run / "metrics.jsonl", out_dir / "training_curves.png")
+    figure = files.evaluation_figure
+    pics["pairs_sheet"] = str(plots.pairs_sheet(v, s, modelled, acq, figure("pairs_sheet")))
+    if files.validation.is_file():
+        pics["physics_errors"] = str(plots.physics_histogram(json.loads(files.validation.read_text()),
+                                                            figure("physics_errors"), store=gen_ds))
+    if files.metrics.is_file():
+        made = plots.training_curves(files.metrics, figure("training_curves"))
         if made is not None:
             pics["training_curves"] = str(made)
-    pics["inversionnet_curves"] = str(plots.loss_curves(curves, out_dir / "inversionnet_training.png"))
+    pics["inversionnet_curves"] = str(plots.loss_curves(curves, figure("inversionnet_curves")))
     return pics
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)

@@ -12,15 +12,18 @@ import os
 from pathlib import Path
 from typing import Any
 
+from geogen.run.atomic import atomic_write
+from geogen.run.rundir import RunDir
+
 
 def _num(value: Any, fmt: str = ".5g") -> str:
     return format(value, fmt) if isinstance(value, (int, float)) else "n/a"
 
 
-def _spread(result: dict[str, Any], key: str) -> str:
+def spread(result: dict[str, Any], key: str, fmt: str = ".5g", std_fmt: str = ".2g") -> str:
     """``mean ± std`` over seeds when a std was measured, else the value."""
     std = result.get(f"{key}_std")
-    return _num(result.get(key)) + (f" ± {_num(std, '.2g')}" if isinstance(std, (int, float)) else "")
+    return _num(result.get(key), fmt) + (f" ± {_num(std, std_fmt)}" if isinstance(std, (int, float)) else "")
 
 
 #: Keys of evaluation.json before the arms were named (a, b, c only).
@@ -60,8 +63,8 @@ def inversionnet_table(evaluation: dict[str, Any]) -> list[str]:
         if "mae" not in r:
             lines.append(f"| {r['label']} | - | not run: {r.get('skipped')} | | |")
             continue
-        lines.append(f"| {r['label']} | {r['n_train']} | {_spread(r, 'mae')} | {_spread(r, 'mse')} | "
-                     f"{_spread(r, 'ssim')} |")
+        lines.append(f"| {r['label']} | {r['n_train']} | {spread(r, 'mae')} | {spread(r, 'mse')} | "
+                     f"{spread(r, 'ssim')} |")
     comparisons = evaluation.get("comparisons")
     if comparisons is None and "b_vs_a_mae_gain" in evaluation.get("inversionnet", {}):
         gain = evaluation["inversionnet"]["b_vs_a_mae_gain"]
@@ -189,12 +192,7 @@ def render(validation: dict[str, Any] | None, evaluation: dict[str, Any] | None,
 
 def write_report(run_dir: str | os.PathLike[str]) -> Path:
     """Write ``run_dir/evaluation/report.md`` from the saved results; return its path."""
-    run = Path(run_dir)
-    out_dir = run / "evaluation"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    text = render(_load(run / "validation.json"), _load(out_dir / "evaluation.json"), out_dir)
-    target = out_dir / "report.md"
-    tmp = target.with_name(".report.md.partial")
-    tmp.write_text(text)
-    os.replace(tmp, target)
-    return target
+    run = RunDir(run_dir)
+    run.evaluation.mkdir(parents=True, exist_ok=True)
+    text = render(_load(run.validation), _load(run.evaluation_json), run.evaluation)
+    return atomic_write(run.evaluation_report, text)

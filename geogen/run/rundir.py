@@ -59,20 +59,23 @@ class StageMarker:
                    finished=str(data.get("finished", "")))
 
 
-@dataclass(frozen=True)
 class RunDir:
     """A run directory and every path in it (nothing is created until something is written)."""
 
-    root: Path
-
     def __init__(self, root: PathLike | RunDir) -> None:
-        object.__setattr__(self, "root", root.root if isinstance(root, RunDir) else Path(root))
+        self.root = root.root if isinstance(root, RunDir) else Path(root)
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.root)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RunDir) and other.root == self.root
+
+    def __hash__(self) -> int:
+        return hash(self.root)
 
     def __fspath__(self) -> str:
         return os.fspath(self.root)
-
-    def __truediv__(self, other: str) -> Path:  # pragma: no cover - convenience for callers' own files
-        return self.root / other
 
     def relative(self, path: PathLike) -> str:
         """``path`` relative to the run directory (as recorded in markers and summaries)."""
@@ -255,9 +258,23 @@ class RunDir:
     def evaluation_report(self) -> Path:
         return self.evaluation / "report.md"
 
-    def evaluation_file(self, name: str) -> Path:
-        """A figure or feature space of the evaluation (``evaluation/NAME``)."""
-        return self.evaluation / name
+    #: the extra pairs an arm computes once and keeps (arm -> store in evaluation/)
+    EVALUATION_CACHES = {"b0": "direct_wave_extra.zarr", "p": "paired_only_generated.zarr",
+                         "c": "simulated_extra.zarr"}
+    #: the evaluation's figures (name -> file in evaluation/)
+    EVALUATION_FIGURES = {"pairs_sheet": "generated_pairs.png", "physics_errors": "physics_errors.png",
+                          "training_curves": "training_curves.png", "inversionnet_curves": "inversionnet_training.png"}
+
+    def evaluation_cache(self, arm: str) -> Path:
+        """The store of extra pairs that arm ``arm`` (b0, p, c) computed."""
+        return self.evaluation / self.EVALUATION_CACHES[arm]
+
+    def evaluation_figure(self, name: str) -> Path:
+        return self.evaluation / self.EVALUATION_FIGURES[name]
+
+    def evaluation_features(self, modality: str) -> Path:
+        """The feature space (a small autoencoder) of ``velocity`` or ``seismic`` for the distribution figures."""
+        return self.evaluation / f"features_{modality}.pt"
 
     # ----------------------------------------------------------------- summary
     @property
