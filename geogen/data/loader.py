@@ -29,11 +29,11 @@ def open_arrays(store: str | os.PathLike[str], names: Sequence[str]) -> list:
     """The named Zarr arrays of a store, opened read-only (no data is read)."""
     import zarr
 
-    try:
-        group = zarr.open_group(str(store), mode="r")
-        return [group[name] for name in names]
-    except KeyError as exc:
-        raise InputError(f"has no variable {exc}; is it a geogen store of the right kind?", path=store) from None
+    group = zarr.open_group(str(store), mode="r")
+    for name in names:
+        if name not in group:
+            raise InputError(f"has no variable '{name}'; is it a geogen store of the right kind?", path=store)
+    return [group[name] for name in names]
 
 
 def chunk_blocks(indices: np.ndarray, chunk: int) -> list[np.ndarray]:

@@ -29,9 +29,10 @@ Every summary stands beside two rows computed on the same footing:
   the stored record of the *true* map, which also counts the velocity decoder's error
   and so is no floor for the physics figure.
 
-Per-sample figures are added to the store by rewriting it atomically
-(:func:`geogen.data.store.write_store` builds a sibling and renames it into place), so
-an interrupted validation leaves the store as it was.
+Per-sample figures are added to the store with :func:`geogen.data.store.add_variables`
+(each variable written beside the store and moved in whole, the consolidated metadata
+rewritten last), so the pairs themselves are never rewritten and an interrupted
+validation leaves no half-written variable.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ import xarray as xr
 
 from geogen.acquisition import Acquisition
 from geogen.data.datasets import open_pairs
-from geogen.data.store import check_velocity_values, is_store, write_store
+from geogen.data.store import add_variables, check_velocity_values, is_store, write_store
 from geogen.errors import GeogenError, InputError
 from geogen.evaluation import metrics
 from geogen.progress import track
@@ -319,8 +320,9 @@ def validate(store: PathLike, *, run_dir: PathLike | None = None, workers: int =
             kept = result.isel(sample=keep).assign_attrs(physics_filter=f"physics_rel_l2 <= {filter:g}",
                                                          filtered_from=str(store))
             _write(kept, filter_out)  # before the source is rewritten: it still reads the original
-    if write:
-        _write(result.assign_attrs(physics_validated=True), store)
+    if write:  # only the per-sample figures are written; the pairs themselves are not rewritten
+        figures = xr.Dataset({name: result[name] for name in VARIABLES}, attrs={"physics_validated": True})
+        add_variables(store, figures)
     if run_dir is not None:
         out = Path(run_dir) / "validation.json"
         out.parent.mkdir(parents=True, exist_ok=True)
