@@ -35,13 +35,10 @@ def _is_validation_error(exc: BaseException) -> bool:
 
 
 def describe_validation_error(exc: Any) -> str:
-    """One line from a pydantic error: ``Acquisition.receiver_x: ...`` plus a count of the rest."""
-    errors = exc.errors()
-    first = errors[0]
-    where = ".".join(str(p) for p in first.get("loc", ()))
-    where = f"{exc.title}.{where}" if where else exc.title
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"{where}: {first.get('msg', 'invalid value')}{more}"
+    """One line from a pydantic error: ``Acquisition.receiver_x: ...`` (see geogen.workflow.errors)."""
+    from geogen.workflow.errors import describe_validation_error as describe
+
+    return describe(exc)
 
 
 def fail(message: str, code: int) -> None:

@@ -38,7 +38,7 @@ def _models_in(annotation: Any) -> list[type[BaseModel]]:
     return found
 
 
-def model_at(root: type[BaseModel], loc: Sequence[str | int]) -> type[BaseModel] | None:
+def model_at(root: type[BaseModel] | None, loc: Sequence[str | int]) -> type[BaseModel] | None:
     """The model class that holds the key at ``loc`` (``loc[-1]`` is the key itself)."""
     model: type[BaseModel] | None = root
     for part in loc[:-1]:
@@ -54,7 +54,7 @@ def model_at(root: type[BaseModel], loc: Sequence[str | int]) -> type[BaseModel]
     return model
 
 
-def _describe(err: dict[str, Any], root: type[BaseModel]) -> str:
+def _describe(err: dict[str, Any], root: type[BaseModel] | None) -> str:
     kind = err["type"]
     ctx = err.get("ctx") or {}
     loc = list(err["loc"])
@@ -99,8 +99,15 @@ def _describe(err: dict[str, Any], root: type[BaseModel]) -> str:
     return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
 
 
-def describe_validation_error(exc: ValidationError, root: type[BaseModel], prefix: Sequence[str | int] = ()) -> str:
-    """One line for the first error of ``exc``: ``<yaml.path>: <what is wrong>``."""
+def describe_validation_error(exc: ValidationError, root: type[BaseModel] | None = None,
+                              prefix: Sequence[str | int] | None = None) -> str:
+    """One line for the first error of ``exc``: ``<yaml.path>: <what is wrong>``.
+
+    ``root`` is the model validated (its keys suggest the fix for an unknown key); ``prefix`` the path of that
+    model in the file (default: none for a root model, else the model's name, e.g. ``Acquisition.receiver_x``).
+    """
+    if prefix is None:
+        prefix = () if root is not None else (exc.title,)
     errors = exc.errors(include_url=False)
     # an unknown key explains most follow-on errors; report it first
     errors.sort(key=lambda e: e["type"] != "extra_forbidden")
