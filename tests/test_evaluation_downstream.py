@@ -167,16 +167,15 @@ def test_select_best_takes_the_lowest_validation_mae_and_the_earlier_of_ties():
 @pytest.fixture(scope="module")
 def normalised(stores):
     """The fixture's 8 real pairs on OpenFWI's scales: 6 to train on, 2 to validate on."""
+    from geogen.data.normalize import Normalizer
     from geogen.evaluation import metrics
-    from geogen.evaluation.downstream import Scaling
 
     root, acq, _ = stores
     ds = open_store(root / "pairs.zarr", kind="pairs")
     v = ds["velocity"].values.astype(np.float32)
     s = ds["seismic"].transpose("sample", "source", "time", "receiver").values.astype(np.float32)
     logged = metrics.log_record(s[:6])
-    scaling = Scaling(acq.vmin, acq.vmax, float(logged.min()), float(logged.max()))
-    x, y = scaling.record(s), scaling.velocity(v)
+    y, x = Normalizer(acq.vmin, acq.vmax, float(logged.min()), float(logged.max())).scale_pairs(v, s)
     return acq, (x[:6], y[:6]), (x[6:], y[6:])
 
 

@@ -19,16 +19,28 @@ import torch
 Array = np.ndarray | torch.Tensor
 
 
-def _log_compress(x: Array) -> Array:
+def log_compress(x: Array) -> Array:
+    """OpenFWI's amplitude compression ``sign(x) * log1p(|x|)`` (numpy or torch, in the input's precision)."""
     if isinstance(x, torch.Tensor):
         return torch.sign(x) * torch.log1p(torch.abs(x))
     return np.sign(x) * np.log1p(np.abs(x))
 
 
-def _log_expand(y: Array) -> Array:
+def log_expand(y: Array) -> Array:
+    """The inverse of :func:`log_compress`."""
     if isinstance(y, torch.Tensor):
         return torch.sign(y) * torch.expm1(torch.abs(y))
     return np.sign(y) * np.expm1(np.abs(y))
+
+
+def to_unit(x: Array, lo: float, hi: float) -> Array:
+    """Min-max ``[lo, hi] -> [-1, 1]``."""
+    return (x - lo) * (2.0 / (hi - lo)) - 1.0
+
+
+def from_unit(u: Array, lo: float, hi: float) -> Array:
+    """``[-1, 1] -> [lo, hi]``, the inverse of :func:`to_unit`."""
+    return (u + 1.0) * (0.5 * (hi - lo)) + lo
 
 
 @dataclass(frozen=True)
@@ -49,22 +61,20 @@ class Normalizer:
     # ------------------------------------------------------------------ velocity
     def velocity(self, v: Array) -> Array:
         """m/s -> [-1, 1]."""
-        return (v - self.velocity_min) * (2.0 / (self.velocity_max - self.velocity_min)) - 1.0
+        return to_unit(v, self.velocity_min, self.velocity_max)
 
     def velocity_inverse(self, v: Array) -> Array:
         """[-1, 1] -> m/s."""
-        return (v + 1.0) * (0.5 * (self.velocity_max - self.velocity_min)) + self.velocity_min
+        return from_unit(v, self.velocity_min, self.velocity_max)
 
     # ------------------------------------------------------------------- seismic
     def seismic(self, s: Array) -> Array:
         """Physical amplitude -> [-1, 1] (log-compressed)."""
-        y = _log_compress(s)
-        return (y - self.seismic_min) * (2.0 / (self.seismic_max - self.seismic_min)) - 1.0
+        return to_unit(log_compress(s), self.seismic_min, self.seismic_max)
 
     def seismic_inverse(self, s: Array) -> Array:
         """[-1, 1] -> physical amplitude."""
-        y = (s + 1.0) * (0.5 * (self.seismic_max - self.seismic_min)) + self.seismic_min
-        return _log_expand(y)
+        return log_expand(from_unit(s, self.seismic_min, self.seismic_max))
 
     # ------------------------------------------------------------ serialisation
     def to_dict(self) -> dict[str, float]:
@@ -81,7 +91,12 @@ class Normalizer:
         ``sign(x) log1p(|x|)`` is monotone, so the bounds after the transform are the
         transform of the raw minimum and maximum: one cheap min/max pass is enough.
         """
-        lo, hi = (float(_log_compress(np.float64(x))) for x in seismic_raw)
+        lo, hi = (float(log_compress(np.float64(x))) for x in seismic_raw)
         if hi <= lo:  # an all-zero training set would leave nothing to scale
             hi = lo + 1e-6
         return cls(float(velocity[0]), float(velocity[1]), lo, hi)
+
+    def scale_pairs(self, velocity: np.ndarray, seismic: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Maps (m/s) and records (physical) on the [-1, 1] scales, computed in float64, returned as float32."""
+        return (self.velocity(np.asarray(velocity, np.float64)).astype(np.float32),
+                self.seismic(np.asarray(seismic, np.float64)).astype(np.float32))

@@ -41,6 +41,7 @@ from torch.nn import functional as F
 
 from geogen.acquisition import Acquisition
 from geogen.data.datasets import acquisition_of, pairs_dataset
+from geogen.data.normalize import Normalizer
 from geogen.data.store import is_store, open_store, write_store
 from geogen.errors import GeogenError, InputError
 from geogen.evaluation import metrics
@@ -53,22 +54,6 @@ from geogen.run.atomic import atomic_write_json
 from geogen.run.rundir import RunDir
 
 PathLike = str | os.PathLike[str]
-
-
-@dataclass(frozen=True)
-class Scaling:
-    """Velocity m/s <-> [-1, 1] and record -> [-1, 1] (OpenFWI), bounds from real training pairs."""
-
-    vmin: float
-    vmax: float
-    log_lo: float
-    log_hi: float
-
-    def record(self, s: np.ndarray) -> np.ndarray:
-        return (2.0 * (metrics.log_record(s) - self.log_lo) / (self.log_hi - self.log_lo) - 1.0).astype(np.float32)
-
-    def velocity(self, v: np.ndarray) -> np.ndarray:
-        return metrics.velocity_to_unit(v, self.vmin, self.vmax)
 
 
 def select_best(validation_curve: Sequence[tuple[int, float]]) -> tuple[int, float]:
@@ -428,22 +413,22 @@ def _evaluate(run: Path, inputs: RunInputs, gen_path: Path, cfg: EvaluationConfi
         if key not in cfg.arms and key not in skipped:
             skipped[key] = "not asked for (arms setting)"
 
-    logged = metrics.log_record(s_train)
-    scaling = Scaling(acq.vmin, acq.vmax, float(logged.min()), float(logged.max()))
+    logged = metrics.log_record(s_train)  # the records' bounds: the real training records'
+    scaling = Normalizer(acq.vmin, acq.vmax, float(logged.min()), float(logged.max()))
     dev = pick_device(cfg.device)
-    test_x, test_y = scaling.record(s_test), scaling.velocity(v_test)
+    test_y, test_x = scaling.scale_pairs(v_test, s_test)
     validation: tuple[np.ndarray, np.ndarray] | None = None
     if val_idx.size >= 1:
         v_val, s_val = _pairs(real_ds, val_idx)
-        validation = (scaling.record(s_val), scaling.velocity(v_val))
+        y_val, x_val = scaling.scale_pairs(v_val, s_val)
+        validation = (x_val, y_val)
     selection = "best validation MAE" if validation is not None else "last"
     seed_list = list(range(cfg.seed, cfg.seed + cfg.seeds))
     results: dict[str, Any] = {}
     curves: dict[str, list[float]] = {}
     for key, (v_extra, s_extra) in extras.items():
         arm = ARMS[key]
-        x = scaling.record(np.concatenate([s_train, s_extra]))
-        y = scaling.velocity(np.concatenate([v_train, v_extra]))
+        y, x = scaling.scale_pairs(np.concatenate([v_train, v_extra]), np.concatenate([s_train, s_extra]))
         per_seed = []
         for k in seed_list:
             t0 = time.perf_counter()

@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from geogen.data.normalize import from_unit, log_compress, to_unit
+
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
 _C1 = 0.01**2  # (K1 * L)^2 with L = 1: data on [0, 1]
@@ -19,20 +21,20 @@ _C2 = 0.03**2
 
 
 # ----------------------------------------------------------------- scaling helpers
+# (the scalings themselves are geogen.data.normalize's; these fix the precision: float64 in, float32 maps out)
 def velocity_to_unit(v: np.ndarray, vmin: float, vmax: float) -> np.ndarray:
     """m/s -> [-1, 1] by the fixed min-max OpenFWI uses (1500-4500 m/s by default)."""
-    return (2.0 * (np.asarray(v, np.float64) - vmin) / (vmax - vmin) - 1.0).astype(np.float32)
+    return to_unit(np.asarray(v, np.float64), vmin, vmax).astype(np.float32)
 
 
 def unit_to_velocity(u: np.ndarray, vmin: float, vmax: float) -> np.ndarray:
     """[-1, 1] -> m/s, the inverse of :func:`velocity_to_unit`."""
-    return ((np.asarray(u, np.float64) + 1.0) * 0.5 * (vmax - vmin) + vmin).astype(np.float32)
+    return from_unit(np.asarray(u, np.float64), vmin, vmax).astype(np.float32)
 
 
 def log_record(x: np.ndarray) -> np.ndarray:
-    """OpenFWI's amplitude compression ``sign(x) * log1p(|x|)``."""
-    x = np.asarray(x, np.float64)
-    return np.sign(x) * np.log1p(np.abs(x))
+    """OpenFWI's amplitude compression ``sign(x) * log1p(|x|)``, in float64."""
+    return log_compress(np.asarray(x, np.float64))
 
 
 def record_to_unit(record: np.ndarray, lo: float, hi: float) -> np.ndarray:
