@@ -38,7 +38,6 @@ validation leaves no half-written variable.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import time
 from collections.abc import Iterator
@@ -54,6 +53,8 @@ from geogen.data.store import add_variables, check_velocity_values, is_store, wr
 from geogen.errors import GeogenError, InputError
 from geogen.evaluation import metrics
 from geogen.progress import track
+from geogen.run.atomic import atomic_write_json
+from geogen.run.rundir import RunDir
 
 PathLike = str | os.PathLike[str]
 VARIABLES = ("physics_rel_l2", "scattered_rel_l2", "physics_ssim", "first_arrival_error_s")
@@ -324,11 +325,7 @@ def validate(store: PathLike, *, run_dir: PathLike | None = None, workers: int =
         figures = xr.Dataset({name: result[name] for name in VARIABLES}, attrs={"physics_validated": True})
         add_variables(store, figures)
     if run_dir is not None:
-        out = Path(run_dir) / "validation.json"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.partial")
-        tmp.write_text(json.dumps(summary, indent=2))
-        os.replace(tmp, out)
+        atomic_write_json(RunDir(run_dir).validation, summary)
     return summary
 
 

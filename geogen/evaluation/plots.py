@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from geogen.acquisition import Acquisition
+from geogen.run.atomic import atomic_path
 
 
 def _plt() -> Any:
@@ -30,11 +30,11 @@ def _plt() -> Any:
 
 def _save(fig: Any, target: Path) -> Path:
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.stem}.partial.png")
-    fig.savefig(tmp, dpi=110)
-    _plt().close(fig)
-    os.replace(tmp, target)
+    try:
+        with atomic_path(target) as tmp:
+            fig.savefig(tmp, dpi=110, format=target.suffix.lstrip(".") or "png")
+    finally:
+        _plt().close(fig)
     return target
 
 

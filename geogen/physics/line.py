@@ -39,6 +39,7 @@ import numpy as np
 
 from geogen.acquisition import Acquisition
 from geogen.errors import InputError
+from geogen.run.atomic import atomic_path
 
 EASTING0 = 431000.0  # x of the line's first CDP, m
 NORTHING = 6512000.0  # y of the whole (east-west) line, m
@@ -249,12 +250,10 @@ def demo_line(out_dir: str | os.PathLike[str], *, length: float = 4000.0, depth:
     rms = float(np.sqrt(np.mean(records.astype(np.float64) ** 2)))
     records = records + rng.normal(0.0, noise * rms, records.shape).astype(np.float32)
 
-    tmp = out / ".velocity.sgy.partial"
-    write_section_segy(tmp, vel, step)
-    os.replace(tmp, out / "velocity.sgy")
-    tmp = out / ".shots.sgy.partial"
-    n_traces = write_shots_segy(tmp, records, acq, spread=spread)
-    os.replace(tmp, out / "shots.sgy")
+    with atomic_path(out / "velocity.sgy") as tmp:
+        write_section_segy(tmp, vel, step)
+    with atomic_path(out / "shots.sgy") as tmp:
+        n_traces = write_shots_segy(tmp, records, acq, spread=spread)
 
     las_files = []
     positions = []

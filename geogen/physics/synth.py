@@ -30,6 +30,7 @@ from geogen.data.store import encoding_for, replace_path
 from geogen.errors import GeogenError, InputError
 from geogen.physics.families import FAMILIES, generate_velocity
 from geogen.progress import track
+from geogen.run.atomic import atomic_write_json
 
 WORK_DIR = ".synth-partial"
 VELOCITY_BLOCK = 512  # maps per velocity block: the unit of resumption
@@ -55,9 +56,7 @@ def _blocks(n: int, size: int) -> list[tuple[int, int]]:
 
 
 def _save_state(work: Path, state: dict[str, Any]) -> None:
-    tmp = work / "state.json.tmp"
-    tmp.write_text(json.dumps(state, indent=1))
-    os.replace(tmp, work / "state.json")
+    atomic_write_json(work / "state.json", state, indent=1)
 
 
 def _create_stores(work: Path, config: dict[str, Any], acq: Acquisition) -> None:

@@ -3,9 +3,9 @@
 Everything geogen writes (stores, checkpoints, JSON reports, figures, markers) goes through
 here: the new content is written to a hidden sibling on the same file system and moved onto
 the target with :func:`os.replace` only when complete, so an interrupted or failed write
-leaves the previous target (or none) and no half file.  A staging sibling left by a process
-that was killed outright is named ``.NAME.partial-XXXXXXXX`` and removed by the next
-:func:`atomic_path` of the same target.
+leaves the previous target (or none) and no half file.  A staging sibling is named
+``.NAME.partial-PID-XXXXXXXX``; one left by a process that was killed outright (its PID no
+longer runs on this machine) is removed by the next :func:`atomic_path` of the same target.
 """
 
 from __future__ import annotations
@@ -25,15 +25,32 @@ PathLike = str | os.PathLike[str]
 
 
 def temporary_sibling(target: Path) -> Path:
-    """A hidden path next to ``target`` on the same file system (so the rename is atomic)."""
-    return target.parent / f".{target.name}.partial-{uuid.uuid4().hex[:8]}"
+    """A hidden path next to ``target`` on the same file system (so the rename is atomic), named with this
+    process's PID."""
+    return target.parent / f".{target.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def stale_siblings(target: Path) -> list[Path]:
-    """Staging siblings of ``target`` left behind by killed processes."""
+    """Staging siblings of ``target`` whose writer no longer runs (killed mid-write); a sibling of a running
+    process (another write of the same target) is left alone."""
     if not target.parent.is_dir():
         return []
-    return sorted(target.parent.glob(f".{target.name}.partial-*"))
+    stale = []
+    for path in target.parent.glob(f".{target.name}.partial-*"):
+        pid = path.name.rsplit(".partial-", 1)[1].split("-")[0]
+        if not (pid.isdigit() and _running(int(pid))):
+            stale.append(path)
+    return sorted(stale)
 
 
 def remove(path: Path) -> None:
