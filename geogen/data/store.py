@@ -190,14 +190,7 @@ def add_variables(path: str | os.PathLike[str], dataset: xr.Dataset) -> Path:
     try:
         new.to_zarr(stage, mode="w", zarr_format=3, consolidated=False, encoding=encoding_for(new))
         for name in (str(n) for n in new.variables):
-            source, target = stage / name, store / name
-            if target.exists():
-                old = temporary_sibling(target)
-                os.replace(target, old)
-                os.replace(source, target)
-                remove(old)
-            else:
-                os.replace(source, target)
+            swap_into_place(stage / name, store / name)
         if dataset.attrs:
             zarr.open_group(str(store), mode="r+", zarr_format=3, use_consolidated=False).attrs.update(dataset.attrs)
         consolidate(store)
