@@ -73,7 +73,7 @@ def run(stores):
 def test_a_perfect_generator_scores_exactly_like_simulation(run):
     """Known answer: if the 'generated' pairs are the Devito pairs of the maps (c) draws, (b) == (c)."""
     from geogen.evaluation.downstream import evaluate, simulated_extra
-    from geogen.evaluation.rundir import RunInputs
+    from geogen.evaluation.run_inputs import RunInputs
 
     run_dir, acq, maps, splits = run
     inputs = RunInputs.locate(run_dir)
@@ -203,7 +203,7 @@ def test_training_keeps_the_weights_of_lowest_validation_mae(normalised):
 def test_seeds_give_means_spreads_and_per_seed_figures(stores):
     """Two seeds, with validation pairs: per-seed figures, sample std, best-validation selection."""
     from geogen.evaluation.downstream import evaluate, simulated_extra
-    from geogen.evaluation.rundir import RunInputs
+    from geogen.evaluation.run_inputs import RunInputs
 
     root, acq, _ = stores
     run_dir, splits = run_dir_with(root, "run_val", validation=0.25, test=0.25)

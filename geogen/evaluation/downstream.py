@@ -47,7 +47,7 @@ from geogen.errors import GeogenError, InputError
 from geogen.evaluation import metrics
 from geogen.evaluation.config import EvaluationConfig
 from geogen.evaluation.inversionnet import InversionNet, optimiser
-from geogen.evaluation.rundir import RunInputs
+from geogen.evaluation.run_inputs import RunInputs
 from geogen.models.device import pick_device
 from geogen.progress import track
 from geogen.run.atomic import atomic_write_json

@@ -273,7 +273,7 @@ def validate(store: PathLike, *, run_dir: PathLike | None = None, workers: int =
     ds, acq = open_pairs(store)
     ubdiff = None
     if run_dir is not None:  # fail on a wrong run or checkpoint before the long part, not after it
-        from geogen.evaluation.rundir import RunInputs, load_model
+        from geogen.evaluation.run_inputs import RunInputs, load_model
 
         RunInputs.locate(run_dir)
         ubdiff = load_model(run_dir)
@@ -339,7 +339,7 @@ def autoencoder_floor(run_dir: PathLike, acquisition: Acquisition, checker: Chec
     record: it mixes the velocity decoder's error into the seismic figure, so it is
     reported for what it is and not used as the floor.
     """
-    from geogen.evaluation.rundir import RunInputs, load_model
+    from geogen.evaluation.run_inputs import RunInputs, load_model
 
     inputs = RunInputs.locate(run_dir)
     ds, acq = open_pairs(inputs.pairs_store)

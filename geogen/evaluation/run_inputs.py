@@ -1,8 +1,8 @@
 """What evaluation reads from a training run directory.
 
-Training writes ``run_dir/splits.json`` with the paths of its two stores and the
-train / validation / test indices of each; the workflow writes the generated pairs to
-``run_dir/generated.zarr``.  Evaluation only ever tests on the run's held-out real
+Training writes the run's splits (:attr:`geogen.run.RunDir.splits`) with the paths of its two
+stores and the train / validation / test indices of each; the workflow writes the generated
+pairs beside them.  Evaluation only ever tests on the run's held-out real
 pairs (``pairs.test``), so no number it reports was seen in training.
 """
 
@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from geogen.errors import InputError
+from geogen.run.rundir import RunDir
 
 PathLike = str | os.PathLike[str]
 
@@ -44,7 +45,7 @@ class RunInputs:
         run = Path(run_dir)
         if not run.is_dir():
             raise InputError("no such run directory; train first (geogen train WORKFLOW.yaml)", path=run)
-        path = run / "splits.json"
+        path = RunDir(run).splits
         if not path.is_file():
             raise InputError("has no splits.json; it is not a finished geogen training run", path=run)
         try:
