@@ -83,18 +83,39 @@ def test_denoisers_map_latents_to_latents_and_learn(kind: str) -> None:
     assert float(diffusion_loss(model, s, x0, "v", generator=g).detach()) < first
 
 
-def test_ema_moves_slowly_toward_the_weights() -> None:
+def test_ema_follows_its_decay_after_a_warm_up() -> None:
+    """Shadow w <- d w + (1 - d) w_model with d = min(decay, (1 + k) / (10 + k)) at update k: checked against the
+    formula in the warm-up and after it (a plain copy, another decay or no warm-up fails)."""
     m = torch.nn.Linear(2, 2)
     ema = EMA(m, decay=0.9)
-    with torch.no_grad():
-        for p in m.parameters():
-            p.add_(1.0)
-    before = [p.clone() for p in ema.model.parameters()]
-    for _ in range(200):
+
+    def gaps() -> list[torch.Tensor]:
+        return [p.detach() - e for e, p in zip(ema.model.parameters(), m.parameters())]
+
+    def jump() -> None:
+        with torch.no_grad():
+            for p in m.parameters():
+                p.add_(1.0)
+
+    jump()  # the model moves 1 away from the shadow: each update keeps a fraction d of the gap
+    expected = 1.0
+    for k in (1, 2, 3):  # warm-up: d = 2/11, 3/12, 4/13, well below the decay
         ema.update(m)
-    for b, e, p in zip(before, ema.model.parameters(), m.parameters()):
-        assert not torch.equal(b, e)
-        torch.testing.assert_close(e, p, atol=1e-6, rtol=0)
+        expected *= (1 + k) / (10 + k)
+        for g in gaps():
+            torch.testing.assert_close(g, torch.full_like(g, expected), rtol=1e-5, atol=1e-7)
+    for _ in range(4, 101):
+        ema.update(m)
+    before = gaps()
+    jump()
+    ema.update(m)  # update 101: (1 + 101) / (10 + 101) > 0.9, so d is the decay itself
+    for g, b in zip(gaps(), before):
+        torch.testing.assert_close(g, 0.9 * (b + 1.0), rtol=1e-5, atol=1e-6)
+    again = EMA(m, decay=0.5)
+    again.load_state_dict(ema.state_dict())
+    assert again.updates == 101 and again.decay == 0.9
+    for e, a in zip(ema.model.parameters(), again.model.parameters()):
+        torch.testing.assert_close(a, e, rtol=0, atol=0)
 
 
 def test_normalisation_round_trip_and_no_in_place_change() -> None:
