@@ -298,3 +298,28 @@ def test_reflectivity_prior_trains_in_step2_and_survives_a_reload(stores, tmp_pa
     assert loaded.net.refiner is not None
     v, s = loaded.sample(3, steps=4, seed=0)
     assert np.isfinite(s).all() and s.shape[0] == 3 and v.shape[0] == 3
+    # the trained network, rebuilt from the step-2 weights by hand, decodes the very record the loaded model does
+    from geogen.models.ubdiff import UBDiffNet
+
+    net = UBDiffNet(model, Acquisition.preset("small"))
+    net.load_state_dict(s2)
+    net.eval()
+    z = torch.rand(3, model.latent_dim, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    with torch.no_grad():
+        expected = loaded.normalizer.seismic_inverse(net.decode_seismic(z).clamp(-1, 1)).numpy()
+    _, got = loaded.decode(z.numpy())
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7)
+    assert np.abs(expected).max() > 0
+
+
+def test_training_lowers_the_loss(stores, tmp_path: Path) -> None:
+    """Step 1 ends with a training and validation loss well below its first epoch's (measured 0.45 against 0.89 on
+    validation); a broken optimiser, a frozen network or shuffled targets would not."""
+    cfg = tiny_training(epochs=6)
+    cfg.step1.lr = 3e-3
+    train(*stores, tmp_path / "run", model=tiny_model(), training=cfg, splits=SPLITS, stages=("step1",))
+    rows = [json.loads(s) for s in (tmp_path / "run/metrics.jsonl").read_text().splitlines()]
+    step1 = [r["validation_loss"] for r in rows if r["stage"] == "step1"]
+    assert len(step1) == 6 and step1[-1] < 0.7 * step1[0], step1
+    train_losses = [r["train_loss"] for r in rows if r["stage"] == "step1"]
+    assert train_losses[-1] < 0.7 * train_losses[0], train_losses
