@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import xarray as xr
 import yaml
 
@@ -62,6 +63,14 @@ def quick_run(tmp_path_factory):
     return run_dir
 
 
+def own_copy(quick_run: Path, tmp_path: Path) -> Path:
+    """A copy of the shared run for a test that reruns it with other settings (the shared run is never changed,
+    so the tests pass in any order); its markers still name the shared run's data stores, read only."""
+    import shutil
+
+    return Path(shutil.copytree(quick_run, tmp_path / "run"))
+
+
 def _has_segy() -> bool:
     try:
         import geogen.adapters.segy  # noqa: F401
@@ -90,7 +99,17 @@ def test_quickstart_leaves_a_complete_run_directory(quick_run):
     assert "physics_rel_l2" in generated  # the physics check wrote its figures into the store
     summary = json.loads((run / "summary.json").read_text())
     assert summary["data"]["n_velocity"] == 96 and summary["data"]["n_pairs"] == 20
-    assert np.isfinite(summary["validation"]["physics_rel_l2"]["median"])
+    validation = summary["validation"]
+    assert validation["n_pairs"] == 3
+    # the like-for-like floor: the 2 held-out test pairs (10 % of 20) through the autoencoder, and the ratio to it
+    floor = validation["floor"]
+    assert floor["n_pairs"] == 2 and 0 < floor["physics_rel_l2"]["median"] < np.inf
+    assert validation["median_physics_rel_l2_over_floor"] == pytest.approx(
+        validation["physics_rel_l2"]["median"] / floor["physics_rel_l2"]["median"])
+    full = json.loads((run / "validation.json").read_text())
+    assert len(full["floor"]["per_sample"]["physics_rel_l2"]) == 2
+    # the trivial (direct-wave-only) generator misses the scattered part exactly
+    assert validation["trivial"]["scattered_rel_l2"]["median"] == pytest.approx(1.0, abs=1e-6)
     assert set(summary["stage_seconds"]) >= {"synth", "assemble", "train", "generate", "validate", "export"}
     text = (run / "summary.md").read_text()
     assert "## Physics check (Devito)" in text and "physics_rel_l2" in text
@@ -106,17 +125,20 @@ def test_quickstart_leaves_a_complete_run_directory(quick_run):
             assert f.samples.size == 400
 
 
-def test_rerun_skips_every_finished_stage(quick_run, caplog):
-    markers = {p.name: p.stat().st_mtime_ns for p in (quick_run / "stages").glob("*.json")}
+def test_rerun_skips_every_finished_stage(quick_run, tmp_path, caplog):
+    run = own_copy(quick_run, tmp_path)
+    markers = {p.name: p.stat().st_mtime_ns for p in (run / "stages").glob("*.json")}
     caplog.set_level(logging.INFO, logger="geogen.workflow")
     export = "export.formats=[segy, netcdf]" if _has_segy() else "export.formats=[netcdf]"
-    quickstart(quick_run, export).run()
+    quickstart(run, export).run()
     lines = stage_lines(caplog)
-    assert lines and all(v == "done already, skipped" for v in lines.values()), lines
-    assert markers == {p.name: p.stat().st_mtime_ns for p in (quick_run / "stages").glob("*.json")}
+    assert set(lines) == {"synth", "assemble", "train", "generate", "validate", "export"}
+    assert all(v == "done already, skipped" for v in lines.values()), lines
+    assert markers == {p.name: p.stat().st_mtime_ns for p in (run / "stages").glob("*.json")}
 
 
-def test_changed_generation_redoes_only_downstream(quick_run, caplog):
+def test_changed_generation_redoes_only_downstream(quick_run, tmp_path, caplog):
+    quick_run = own_copy(quick_run, tmp_path)
     caplog.set_level(logging.INFO, logger="geogen.workflow")
     quickstart(quick_run, "generation.n=2", "export.formats=[netcdf]").run()
     lines = stage_lines(caplog)
@@ -155,6 +177,22 @@ def test_interrupted_run_resumes(tmp_path):
     assert "stage train: running" in done.stderr
     assert done.stdout.strip() == str(run_dir)
     assert (run_dir / "summary.md").exists() and (run_dir / "checkpoints" / "diffusion.pt").exists()
+    # the resumed run ends where an uninterrupted run of the same workflow ends: the same weights, the same pairs
+    straight_dir = tmp_path / "straight"
+    straight = subprocess.run([a.replace(str(run_dir), str(straight_dir)) for a in args], capture_output=True,
+                              text=True)
+    assert straight.returncode == 0, straight.stderr
+    from geogen.run.checkpoint import load_checkpoint
+
+    resumed_ckpt = load_checkpoint(run_dir / "checkpoints" / "diffusion.pt")
+    straight_ckpt = load_checkpoint(straight_dir / "checkpoints" / "diffusion.pt")
+    for key, value in straight_ckpt.ema["model"].items():
+        assert torch.equal(resumed_ckpt.ema["model"][key], value), key
+    for key, value in straight_ckpt.model_weights.items():
+        assert torch.equal(resumed_ckpt.model_weights[key], value), key
+    for name in ("velocity", "seismic"):
+        np.testing.assert_array_equal(open_store(run_dir / "generated.zarr")[name].values,
+                                      open_store(straight_dir / "generated.zarr")[name].values)
 
 
 def test_several_stores_are_assembled(tmp_path):
@@ -212,8 +250,9 @@ def test_shipped_quickstart_runs_as_is(tmp_path):
     assert len(list(Path(summary["export"]["segy"]).glob("seismic_*.sgy"))) == 64
 
 
-def test_evaluation_stage_runs_when_enabled_and_alone_when_changed(quick_run, caplog):
+def test_evaluation_stage_runs_when_enabled_and_alone_when_changed(quick_run, tmp_path, caplog):
     """The optional evaluate stage: off by default, writes evaluation/, redone alone when its settings change."""
+    quick_run = own_copy(quick_run, tmp_path)
     assert not (quick_run / "evaluation").exists() and not (quick_run / "stages" / "evaluate.json").exists()
     same = ["generation.n=2", "export.formats=[netcdf]", "evaluation.enabled=true", "evaluation.steps=4",
             "evaluation.eval_every=2", "evaluation.batch_size=4", "evaluation.width=4", "evaluation.threads=1",
