@@ -310,3 +310,39 @@ def test_evaluate_stage_is_planned_only_when_enabled(tmp_path):
         _workflow(tmp_path, "evaluation.enabled=true", "data.splits.test=0")
     with pytest.raises(InputError, match="eval_every"):
         _workflow(tmp_path, "evaluation.steps=10", "evaluation.eval_every=20")
+
+
+def test_geogen_evaluate_command(run, tmp_path, capsys):
+    """`geogen evaluate RUN --json` prints the summary and nothing else; the text form names every arm; bad input
+    is one line and exit status 2."""
+    import shutil
+
+    from geogen.cli import main
+
+    run_dir = Path(shutil.copytree(run[0], tmp_path / "run"))
+    common = ["--arms", "a,b", "--steps", "2", "--batch-size", "4", "--width", "4", "--no-distribution",
+              "--threads", "1", "--seeds", "2"]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["evaluate", str(run_dir), "--json", *common])
+    assert exit_info.value.code == 0
+    summary = json.loads(capsys.readouterr().out)
+    arms = summary["arms"]
+    assert arms["a"]["n_train"] == 6 and arms["b"]["n_train"] == 10 and len(arms["b"]["per_seed"]) == 2
+    assert {arms[k]["skipped"] for k in ("b0", "c")} == {"not asked for (arms setting)"}
+    assert summary["inversionnet"]["settings"]["seeds"] == [0, 1] and "distribution" not in summary
+    saved = json.loads((run_dir / "evaluation" / "evaluation.json").read_text())
+    assert saved["arms"]["b"]["mae"] == arms["b"]["mae"]
+    assert (run_dir / "evaluation" / "report.md").is_file()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["evaluate", str(run_dir), *common])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    assert "InversionNet tested on 2 held-out real pairs" in text
+    assert "(a) real only" in text and "(b) real + generated" in text and " ± " in text
+    for bad, message in ((["evaluate", str(tmp_path / "nowhere")], "no such run directory"),
+                         (["evaluate", str(run_dir), "--arms", "a,z"], "arms")):
+        with pytest.raises(SystemExit) as exit_info:
+            main(bad)
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and err.count("\n") == 1 and message in err

@@ -189,6 +189,35 @@ def test_broken_yaml_names_the_line(tmp_path):
         Workflow.from_yaml(path)
 
 
+def test_a_missing_workflow_file_is_one_line_exit_2(tmp_path, capsys):
+    from geogen.cli import main
+
+    with pytest.raises(InputError, match=r"nowhere\.yaml: no such workflow file$"):
+        Workflow.from_yaml(tmp_path / "nowhere.yaml")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", str(tmp_path / "nowhere.yaml")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {tmp_path / 'nowhere.yaml'}: no such workflow file\n"
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("text, kind", [("- data\n- model\n", "list"), ("just a line\n", "str"), ("42\n", "int")])
+def test_a_workflow_that_is_not_a_mapping_says_so(tmp_path, text, kind):
+    path = tmp_path / "wf.yaml"
+    path.write_text(text)
+    with pytest.raises(InputError, match=rf"wf\.yaml: a workflow is a mapping of sections \(data, model, training, "
+                                          rf"\.\.\.\), not a {kind}$"):
+        Workflow.from_yaml(path)
+
+
+def test_an_empty_workflow_file_asks_for_data(tmp_path):
+    path = tmp_path / "wf.yaml"
+    path.write_text("# nothing yet\n")
+    with pytest.raises(InputError, match=r"wf\.yaml: data: required key is missing$"):
+        Workflow.from_yaml(path)
+
+
 def test_cli_prints_one_line_and_exits_2(tmp_path):
     path = write_yaml(tmp_path / "wf.yaml", base(tmp_path, training={"step2": {"epochs": 0}}))
     out = subprocess.run([sys.executable, "-m", "geogen", "train", str(path)], capture_output=True, text=True)
