@@ -21,7 +21,7 @@ def test_openfwi_preset_matches_benchmark():
     assert a.seismic_shape == (5, 1000, 70)
     assert a.source_x == (0.0, 170.0, 340.0, 520.0, 690.0)
     assert a.dt == 0.001 and a.absorbing_width == 120
-    # Devito's critical dt at 10 m, 4.5 km/s, order 4 is about 0.84 ms * ... ; 1 ms must pass
+    # the CFL limit at 10 m, 4.5 km/s, space order 4 is 1.36 ms (below); OpenFWI's 1 ms passes
     a.check_stable()
 
 
@@ -35,10 +35,15 @@ def test_receiver_outside_grid_is_rejected():
         Acquisition.preset("small", receiver_x=(900.0,))
 
 
-def test_cfl_violation_is_an_input_error():
-    a = Acquisition.preset("small", dt=0.004)
-    with pytest.raises(InputError, match="unstable"):
-        a.check_stable()
+def test_cfl_limit_is_the_leapfrog_limit_and_is_enforced_at_its_edge():
+    # 2-D leapfrog, 4th-order Laplacian weights (-5/2, 4/3, -1/12): dt <= 2 / sqrt(2 * sum|w|) * h / vmax
+    limit = 2 / np.sqrt(2 * (5 / 2 + 2 * (4 / 3 + 1 / 12))) * 10.0 / 4500.0
+    a = Acquisition.preset("small")
+    assert a.critical_dt() == pytest.approx(limit, rel=1e-12) and limit == pytest.approx(1.3608e-3, rel=1e-4)
+    Acquisition.preset("small", dt=limit * (1 - 1e-6)).check_stable()
+    with pytest.raises(InputError, match=r"dt = 1.36\d* ms is unstable for 4500 m/s on a 10 m grid "
+                                         r"\(CFL limit 1.361 ms\)"):
+        Acquisition.preset("small", dt=limit * (1 + 1e-6)).check_stable()
 
 
 @pytest.mark.parametrize(

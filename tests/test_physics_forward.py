@@ -75,9 +75,15 @@ def test_shape_mismatch_rejected(small):
 
 
 def test_cfl_violation_rejected(small):
+    from geogen.physics.modelling import as_velocity_array
+
+    v_limit = small.critical_dt(1.0) / small.dt  # the fastest velocity that small.dt (1 ms) keeps stable: 6124 m/s
+    assert v_limit == pytest.approx(6124, abs=1)
     v = np.full(small.shape, 2000.0, np.float32)
-    v[10, 10] = 9000.0  # 1 ms at 10 m is unstable above ~6.1 km/s
-    with pytest.raises(InputError, match="unstable for 9000 m/s"):
+    v[10, 10] = np.float32(v_limit * (1 - 1e-4))
+    as_velocity_array(v, small)  # what forward checks before any compute: just below the limit passes
+    v[10, 10] = np.float32(v_limit * (1 + 1e-4))
+    with pytest.raises(InputError, match="unstable for 612[45]"):
         forward(v, small)
 
 

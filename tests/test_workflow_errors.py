@@ -117,9 +117,9 @@ def test_velocity_maps_on_another_grid(tmp_path):
 
 
 def test_unstable_acquisition(tmp_path):
-    data = {"data": {"synth": {"n_velocity": 4, "n_paired": 2}}, "acquisition": {"preset": "small", "dt": 0.004}}
+    data = {"data": {"synth": {"n_velocity": 4, "n_paired": 2}}, "acquisition": {"preset": "small", "dt": 0.00137}}
     msg = error_of(tmp_path, data)
-    assert "acquisition.dt:" in msg and "unstable" in msg
+    assert "acquisition.dt: dt = 1.37 ms is unstable for 4500 m/s" in msg and "CFL limit 1.361 ms" in msg
 
 
 def test_receiver_outside_the_grid(tmp_path):
