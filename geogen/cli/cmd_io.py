@@ -31,49 +31,32 @@ def parse_header_overrides(items: list[str]) -> dict[str, int]:
 
 @app.command()
 def ingest(
-    paths: list[Path] = typer.Argument(
-        ..., help="SEG-Y file, OpenFWI .npy files (model*.npy with data*.npy), LAS well logs, Zarr or netCDF store."
-    ),
+    paths: list[Path] = typer.Argument(..., help="SEG-Y file, OpenFWI .npy files (model*.npy with data*.npy), "
+                                       "LAS well logs, Zarr or netCDF store."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Target store (default: first PATH with .zarr)."),
     kind: str = typer.Option("auto", "--kind", help="auto|survey|poststack|velocity|wells: override detection."),
-    header: list[str] = typer.Option(
-        [], "--header", help="Override a trace-header location, NAME=BYTE (1-based); repeatable."
-    ),
+    header: list[str] = typer.Option([], "--header", help="Override a trace-header location, NAME=BYTE (1-based); "
+                                     "repeatable."),
     duplicates: str = typer.Option("error", "--duplicates", help="error|first|last: what to do with duplicate traces."),
     json_out: bool = typer.Option(False, "--json", help="Print the new store's summary as JSON."),
-    dz: Optional[float] = typer.Option(
-        None, "--dz", help="SEG-Y velocity: depth sample spacing in m (default: from the sample interval field)."
-    ),
-    dx: Optional[float] = typer.Option(
-        None, "--dx", help="SEG-Y velocity section: trace spacing in m (default: from the trace coordinates)."
-    ),
-    depth_unit: Optional[str] = typer.Option(
-        None, "--depth-unit", help="SEG-Y velocity: read the sample interval field as auto|m|mm (auto: >=100 is mm)."
-    ),
-    geographic: bool = typer.Option(
-        False,
-        "--geographic",
-        help="SEG-Y: keep coordinates given in arc-seconds or degrees (bytes 89-90 = 2, 3, 4) as degrees "
-        "instead of refusing them.",
-    ),
+    dz: Optional[float] = typer.Option(None, "--dz", help="SEG-Y velocity: depth sample spacing in m (default: from "
+                                       "the sample interval field)."),
+    dx: Optional[float] = typer.Option(None, "--dx", help="SEG-Y velocity section: trace spacing in m (default: from "
+                                       "the trace coordinates)."),
+    depth_unit: Optional[str] = typer.Option(None, "--depth-unit", help="SEG-Y velocity: read the sample interval "
+                                             "field as auto|m|mm (auto: >=100 is mm)."),
+    geographic: bool = typer.Option(False, "--geographic", help="SEG-Y: keep coordinates given in arc-seconds or "
+                                    "degrees (bytes 89-90 = 2, 3, 4) as degrees instead of refusing them."),
     workers: Optional[int] = typer.Option(None, "--workers", help="SEG-Y: worker processes (default: one per core)."),
-    scheduler: Optional[str] = typer.Option(
-        None,
-        "--scheduler",
-        help="SEG-Y: address of a running dask scheduler whose workers fill the store (they must see the file "
-        "and the output folder).",
-    ),
-    curve: Optional[str] = typer.Option(
-        None,
-        "--curve",
-        help="LAS: the sonic or velocity curve to read (default: the first of DTCO, DTC, DT, ..., AC, then VP, VEL).",
-    ),
-    position: list[str] = typer.Option(
-        [], "--position", help="LAS: a well's position along the line, NAME=X_METRES; repeatable."
-    ),
-    positions: Optional[Path] = typer.Option(
-        None, "--positions", help="LAS: CSV of well positions along the line (columns name,x)."
-    ),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="SEG-Y: address of a running dask scheduler "
+                                            "whose workers fill the store (they must see the file and the output "
+                                            "folder)."),
+    curve: Optional[str] = typer.Option(None, "--curve", help="LAS: the sonic or velocity curve to read (default: "
+                                        "the first of DTCO, DTC, DT, ..., AC, then VP, VEL)."),
+    position: list[str] = typer.Option([], "--position", help="LAS: a well's position along the line, "
+                                       "NAME=X_METRES; repeatable."),
+    positions: Optional[Path] = typer.Option(None, "--positions", help="LAS: CSV of well positions along the line "
+                                             "(columns name,x)."),
 ) -> None:
     """Turn SEG-Y, OpenFWI .npy, Zarr or netCDF data into a geogen Zarr store."""
     import warnings

@@ -13,38 +13,23 @@ from geogen.cli.app import app
 
 @app.command()
 def synth(
-    out: Optional[Path] = typer.Option(
-        None, "--out", "-o", help="Output directory (gets velocity.zarr and pairs.zarr)."
-    ),
-    family: Optional[str] = typer.Option(
-        None,
-        "--family",
-        help="flat|curve|flatfault|curvefault (default curvefault; with --wells: all four, or a comma-separated list).",
-    ),
-    n_velocity: Optional[int] = typer.Option(
-        None, "--n-velocity", help="Number of velocity maps (all go to velocity.zarr)."
-    ),
-    n_paired: Optional[int] = typer.Option(
-        None, "--n-paired", help="How many of the first maps get modelled seismic (pairs.zarr)."
-    ),
-    wells: Optional[Path] = typer.Option(
-        None,
-        "--wells",
-        help="A wells store (geogen ingest *.las): make N-VELOCITY maps honouring the logs instead "
-        "(velocity.zarr only).",
-    ),
-    line: Optional[Path] = typer.Option(
-        None,
-        "--line",
-        help="Write the demo 2-D line for workflows/field_adapt.yaml into this directory (SEG-Y shots and section, "
-        "LAS wells, unpaired maps).",
-    ),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output directory (gets velocity.zarr and "
+                                       "pairs.zarr)."),
+    family: Optional[str] = typer.Option(None, "--family", help="flat|curve|flatfault|curvefault (default "
+                                         "curvefault; with --wells: all four, or a comma-separated list)."),
+    n_velocity: Optional[int] = typer.Option(None, "--n-velocity", help="Number of velocity maps (all go to "
+                                             "velocity.zarr)."),
+    n_paired: Optional[int] = typer.Option(None, "--n-paired", help="How many of the first maps get modelled "
+                                           "seismic (pairs.zarr)."),
+    wells: Optional[Path] = typer.Option(None, "--wells", help="A wells store (geogen ingest *.las): make "
+                                         "N-VELOCITY maps honouring the logs instead (velocity.zarr only)."),
+    line: Optional[Path] = typer.Option(None, "--line", help="Write the demo 2-D line for workflows/field_adapt.yaml "
+                                        "into this directory (SEG-Y shots and section, LAS wells, unpaired maps)."),
     preset: str = typer.Option("small", "--preset", help="Acquisition preset: openfwi|small."),
     seed: int = typer.Option(0, "--seed", help="Seed of the set; the same seed gives the same data."),
     workers: int = typer.Option(1, "--workers", help="Dask worker processes for modelling (1: no cluster)."),
-    scheduler: Optional[str] = typer.Option(
-        None, "--scheduler", help="Address of a running dask scheduler to use instead."
-    ),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of a running dask scheduler to use "
+                                            "instead."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Generate seeded velocity maps and model the first N-PAIRED of them with Devito.
