@@ -141,3 +141,19 @@ def test_generate_on_cuda_without_cuda_is_one_line_exit_2(tmp_path: Path, capsys
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no CUDA device is visible" in err
     assert not (tmp_path / "g.zarr").exists()
+
+
+def test_stage_markers_written_before_typed_results_still_load() -> None:
+    """Marker outputs as the runner wrote them when stages returned dicts (keys as before, extra keys kept)."""
+    from geogen.workflow.results import AssembleResult, ValidateResult, result_of
+
+    old = {"velocity_store": "runs/q/data/synth/velocity.zarr", "pairs_store": "runs/q/data/synth/pairs.zarr",
+           "n_velocity": 96, "n_pairs": 20, "acquisition": "{}", "note": "a key a later geogen dropped"}
+    assembled = result_of("assemble", old)
+    assert isinstance(assembled, AssembleResult) and assembled.n_pairs == 20
+    assert assembled.to_json() == old
+    validated = result_of("validate", {"summary": {"n_pairs": 3}, "report": "validation.json"})
+    assert isinstance(validated, ValidateResult) and validated.filtered_store is None
+    assert validated.to_json() == {"summary": {"n_pairs": 3}, "report": "validation.json"}
+    assert result_of("windows", {"pairs_store": "p", "windows": {"blocks": {"held_out_extents_m": [[0, 310]]}}}
+                     ).held_out_extents_m == [(0, 310)]
