@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from geogen.models.config import ModelConfig, StrictConfig
 
@@ -69,11 +69,21 @@ class TrainingConfig(StrictConfig):
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA when present")
     mixed_precision: bool = Field(True, description="bf16/fp16 autocast on CUDA (ignored on CPU)")
     seed: int = Field(0, description="seed of initialisation and data order")
-    threads: int | None = Field(None, gt=0, description="torch CPU threads (default: torch's choice)")
+    threads: int | Literal["auto"] | None = Field(
+        None, description="torch CPU threads: a count; auto: the cores idle when training starts (at least 1; "
+                          "busy cores thrash when torch takes them too); default: torch's choice")
     velocity_maps: Literal["all", "paired"] = Field(
         "all", description="maps that steps 1 and 3 learn from: all (UB-Diff) or the paired training maps alone "
                            "(the paired-only ablation; step 1 keeps its number of optimiser steps, the epochs "
                            "scaled by the ratio of map counts)")
+
+
+    @field_validator("threads")
+    @classmethod
+    def _positive_threads(cls, value: int | str | None) -> int | str | None:
+        if isinstance(value, int) and value <= 0:
+            raise ValueError("threads must be a positive count, auto or null")
+        return value
 
 
 class SplitConfig(StrictConfig):

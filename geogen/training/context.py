@@ -8,6 +8,7 @@ streams are divided by rank, and only rank 0 writes checkpoints, splits and metr
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from dataclasses import dataclass
 
@@ -16,6 +17,8 @@ from torch import nn
 
 from geogen.models.device import pick_device
 from geogen.training.config import TrainingConfig
+
+log = logging.getLogger("geogen.training")
 
 
 @dataclass
@@ -61,9 +64,30 @@ class DeviceContext:
         return float(t.item()) / self.world
 
 
+def idle_cores(sample_seconds: float = 0.5) -> int:
+    """Cores that no other process keeps busy now (at least 1).
+
+    Measured over a short window rather than from the load average, which still counts the
+    Devito workers that the synth stage has just stopped.
+    """
+    import psutil
+
+    busy = psutil.cpu_percent(interval=sample_seconds) / 100.0 * (os.cpu_count() or 1)
+    return max(1, (os.cpu_count() or 1) - round(busy))
+
+
+def torch_threads(setting: int | str | None) -> int | None:
+    """The thread count a training setting asks for (None: leave torch's choice)."""
+    if setting == "auto":
+        return idle_cores()
+    return setting
+
+
 def make_context(cfg: TrainingConfig) -> DeviceContext:
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    threads = torch_threads(cfg.threads)
+    if threads:
+        torch.set_num_threads(threads)
+        log.info("torch CPU threads: %d%s", threads, " (auto: idle cores)" if cfg.threads == "auto" else "")
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     if pick_device(cfg.device, setting="device").type == "cuda":
