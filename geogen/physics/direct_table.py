@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from geogen.acquisition import CFL_COEFFICIENT, Acquisition
+from geogen.run.atomic import atomic_path
 
 #: Velocity step of the table, m/s.
 STEP = 50.0
@@ -53,9 +54,6 @@ def direct_wave_table(acquisition: Acquisition, step: float = STEP) -> tuple[np.
 
     maps = np.broadcast_to(velocities.astype(np.float32)[:, None, None], (velocities.size, *acquisition.shape))
     records = model_maps(np.ascontiguousarray(maps), acquisition)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    with open(tmp, "wb") as fh:
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         np.save(fh, records)
-    os.replace(tmp, path)
     return velocities, records
