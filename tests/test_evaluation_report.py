@@ -103,3 +103,44 @@ def test_report_shows_the_trivial_row_the_like_for_like_floor_and_every_arm(tmp_
 def test_report_without_results_says_what_to_run(tmp_path):
     text = write_report(tmp_path).read_text()
     assert "geogen validate" in text
+
+
+def test_typed_evaluation_results_write_back_what_they_read():
+    """evaluation.json and the evaluate stage's marker, read into typed results: the same JSON comes back (nulls,
+    key order and unknown keys kept); the first a/b/c layout still reads; arm keys are those of ARMS."""
+    from geogen.evaluation.config import ARMS, COMPARISONS, comparison_name
+    from geogen.evaluation.results import Evaluation
+    from geogen.run.rundir import RunDir
+    from geogen.workflow.results import EvaluateResult, result_of
+
+    seed = {"seed": 0, "mae": 0.2, "mse": 0.05, "ssim": 0.7, "best_step": 4, "validation_mae": None,
+            "final_train_l1": 0.3, "train_s": 1.5}
+    trained = {"label": ARMS["a"].label, "extra": "nothing", "source": None, "n_train": 6, "n_extra": 0,
+               "mae": 0.2, "mae_std": None, "mse": 0.05, "mse_std": None, "ssim": 0.7, "ssim_std": None,
+               "best_step": [4], "final_train_l1": 0.3, "train_s": 1.5, "per_seed": [seed]}
+    summary = {"run_dir": "run", "generated_store": "run/generated.zarr", "test": {"n": 2},
+               "inversionnet": {"selection": "last", "settings": {"seeds": [0]}},
+               "arms": {"a": trained, "p": {"label": ARMS["p"].label, "skipped": "not asked for (arms setting)"}},
+               "comparisons": {"b_vs_a": {"mae_gain": 0.1, "mae_difference": 0.02, "spread": None,
+                                          "beyond_spread": None, "mae_gain_per_seed": [0.1]}},
+               "a_later_key": {"kept": True}}
+    evaluation = Evaluation.from_json(summary)
+    assert json.dumps(evaluation.to_json()) == json.dumps(summary)
+    assert evaluation.arms["a"].trained and evaluation.arms["a"].per_seed[0].validation_mae is None
+    assert not evaluation.arms["p"].trained and evaluation.comparisons["b_vs_a"].spread is None
+    compact = evaluation.arms["a"].without_seeds().to_json()
+    assert compact == {k: v for k, v in trained.items() if k != "per_seed"}
+
+    marker = {"report": "evaluation/evaluation.json", "markdown": "evaluation/report.md", "test_pairs": 2,
+              "selection": "last", "seeds": [0], "steps": 4, "arms": {"a": compact, "p": summary["arms"]["p"]},
+              "comparisons": summary["comparisons"]}
+    result = result_of("evaluate", marker)
+    assert isinstance(result, EvaluateResult) and result.arms["a"].mae == 0.2
+    assert result.to_json() == marker  # the nulls inside an arm stay
+
+    old = Evaluation.from_json({"inversionnet": {"a_real": {"n_train": 4, "mae": 0.3}, "b_vs_a_mae_gain": 0.2}})
+    assert old.arms["a"].label == ARMS["a"].label and old.arms["a"].n_train == 4
+    assert old.comparisons["b_vs_a"].mae_gain == 0.2
+
+    assert set(RunDir.EVALUATION_CACHES) <= set(ARMS)  # the run layer cannot import ARMS; it must agree with it
+    assert {comparison_name(x, y) for x, y in COMPARISONS} == {"b_vs_a", "b_vs_b0", "b_vs_p", "c_vs_b"}

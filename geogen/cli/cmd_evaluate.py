@@ -4,29 +4,32 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
 from geogen.cli.app import app
 
+if TYPE_CHECKING:
+    from geogen.evaluation.results import Evaluation
 
-def format_evaluation(summary: dict[str, Any]) -> str:
+
+def format_evaluation(summary: Evaluation) -> str:
     from geogen.evaluation.report import comparison_lines, spread
 
-    inv = summary["inversionnet"]
-    lines = [f"{summary['run_dir']}: InversionNet tested on {summary['test']['n']} held-out real pairs"]
-    for r in summary["arms"].values():
-        if "mae" not in r:
-            lines.append(f"  {r['label']:<50} not run: {r.get('skipped')}")
+    inv = summary.inversionnet
+    lines = [f"{summary.run_dir}: InversionNet tested on {summary.test['n']} held-out real pairs"]
+    for r in summary.arms.values():
+        if not r.trained:
+            lines.append(f"  {r.label:<50} not run: {r.skipped}")
             continue
         mae, mse, ssim = (spread(r, key, ".4f", ".4f") for key in ("mae", "mse", "ssim"))
-        lines.append(f"  {r['label']:<50} n={r['n_train']:<5} MAE {mae}  MSE {mse}  SSIM {ssim}")
-    lines += ["  " + line for line in comparison_lines(summary.get("comparisons", {}))]
+        lines.append(f"  {r.label:<50} n={r.n_train:<5} MAE {mae}  MSE {mse}  SSIM {ssim}")
+    lines += ["  " + line for line in comparison_lines(summary.comparisons)]
     n_seeds = len(inv["settings"].get("seeds", [0]))
     lines.append(f"  weights scored: {inv['selection']}; {n_seeds} seed(s)"
                  + (" (mean ± sample std)" if n_seeds > 1 else ""))
-    dist = summary.get("distribution")
+    dist = summary.distribution
     if dist:
         for m in ("velocity", "seismic"):
             e = dist.get(m, {})
@@ -35,8 +38,8 @@ def format_evaluation(summary: dict[str, Any]) -> str:
                 lines.append(f"  {m}: Fréchet feature distance {e['frechet_generated_vs_real']:.4g}"
                              + (f" (held-out real: {ref:.4g})" if ref is not None else "")
                              + f", precision {e['precision']:.3f}, recall {e['recall']:.3f}")
-    if "report" in summary:
-        lines.append(f"  report: {summary['report']}")
+    if summary.report is not None:
+        lines.append(f"  report: {summary.report}")
     return "\n".join(lines)
 
 
@@ -73,15 +76,15 @@ def evaluate(
 ) -> None:
     """InversionNet on (a) real, (b) + generated, (b0) + direct-wave records, (p) + paired-only, (c) + simulated."""
     from geogen.evaluation.config import EvaluationConfig
-    from geogen.evaluation.downstream import evaluate as run_evaluate
+    from geogen.evaluation.downstream import evaluate_run
 
     config = EvaluationConfig(**_given(
         paired_only=paired_only, arms=[a.strip() for a in arms.split(",") if a.strip()] if arms else None,
         n_extra=n_extra, steps=steps, batch_size=batch_size, width=width, lr=lr, seed=seed, seeds=seeds,
         eval_every=eval_every, device=device, workers=workers, scheduler=scheduler, feature_epochs=feature_epochs,
         threads=threads, distribution=False if no_distribution else None))
-    summary = run_evaluate(run_dir, config, generated=generated)
+    summary = evaluate_run(run_dir, config, generated=generated)
     if json_out:
-        print(json.dumps(summary, indent=2))
+        print(json.dumps(summary.to_json(), indent=2))
     else:
         typer.echo(format_evaluation(summary))

@@ -1,13 +1,47 @@
-"""Settings of the downstream evaluation, written once: the CLI, the workflow and the function all use this."""
+"""Settings of the downstream evaluation, written once: the CLI, the workflow and the function all use this.
+
+Also the one definition of the InversionNet arms (:data:`ARMS`) and of the comparisons
+reported between them (:data:`COMPARISONS`): every other module takes arm keys from here.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-ArmKey = Literal["a", "b", "b0", "p", "c"]
-ARM_KEYS: tuple[str, ...] = ("a", "b", "b0", "p", "c")
+
+@dataclass(frozen=True)
+class Arm:
+    """One InversionNet training set: the real training pairs plus ``extra``."""
+
+    key: str
+    label: str
+    extra: str
+
+
+REAL_ONLY = Arm("a", "(a) real only", "nothing")
+GENERATED = Arm("b", "(b) real + generated", "the generated pairs")
+DIRECT_WAVE = Arm("b0", "(b0) real + generated maps, direct-wave records",
+                  "the generated velocity maps, each with its direct-wave record only "
+                  "(does the record add anything?)")
+PAIRED_ONLY = Arm("p", "(p) real + paired-only generator",
+                  "pairs of the same UB-Diff trained without the unpaired maps (what the unpaired maps buy)")
+SIMULATED = Arm("c", "(c) real + simulated (upper bound)", "Devito-modelled pairs of unpaired velocity maps")
+
+#: The arms in the order they are trained and reported, by key.
+ARMS: dict[str, Arm] = {arm.key: arm for arm in (REAL_ONLY, GENERATED, DIRECT_WAVE, PAIRED_ONLY, SIMULATED)}
+ARM_KEYS: tuple[str, ...] = tuple(ARMS)
+ArmKey = Literal[ARM_KEYS]  # type: ignore[valid-type]  # Literal["a", "b", "b0", "p", "c"], from ARMS
+#: Comparisons reported with every evaluation: (better arm, other arm), named ``<better>_vs_<other>``.
+COMPARISONS: tuple[tuple[Arm, Arm], ...] = (
+    (GENERATED, REAL_ONLY), (GENERATED, DIRECT_WAVE), (GENERATED, PAIRED_ONLY), (SIMULATED, GENERATED))
+
+
+def comparison_name(better: Arm, other: Arm) -> str:
+    """The key of a comparison in the evaluation's JSON: ``b_vs_a``."""
+    return f"{better.key}_vs_{other.key}"
 
 
 class EvaluationConfig(BaseModel):
@@ -34,7 +68,8 @@ class EvaluationConfig(BaseModel):
     arms: list[ArmKey] = Field(
         default_factory=lambda: list(ARM_KEYS),
         min_length=1,
-        description="arms to train: a, b, b0, p, c ((a) is always trained: the gains refer to it)",
+        description=f"arms to train: {', '.join(ARM_KEYS)} (({REAL_ONLY.key}) is always trained: "
+                    "the gains refer to it)",
     )
     paired_only: str | None = Field(
         None, description="(p): a run trained with training.velocity_maps: paired (its pairs are generated here, "
@@ -51,8 +86,8 @@ class EvaluationConfig(BaseModel):
     def _consistent(self) -> "EvaluationConfig":
         if self.eval_every is not None and self.eval_every > self.steps:
             raise ValueError(f"eval_every ({self.eval_every}) must not exceed steps ({self.steps})")
-        if "a" not in self.arms:
-            self.arms = ["a", *self.arms]
+        if REAL_ONLY.key not in self.arms:
+            self.arms = [REAL_ONLY.key, *self.arms]
         self.arms = [k for k in ARM_KEYS if k in self.arms]  # one order, no repeats
         return self
 

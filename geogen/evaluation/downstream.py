@@ -45,8 +45,20 @@ from geogen.data.normalize import Normalizer
 from geogen.data.store import is_store, open_store, write_store
 from geogen.errors import GeogenError, InputError
 from geogen.evaluation import metrics
-from geogen.evaluation.config import EvaluationConfig
+from geogen.evaluation.config import (
+    ARMS,
+    COMPARISONS,
+    DIRECT_WAVE,
+    GENERATED,
+    PAIRED_ONLY,
+    REAL_ONLY,
+    SIMULATED,
+    Arm,
+    EvaluationConfig,
+    comparison_name,
+)
 from geogen.evaluation.inversionnet import InversionNet, optimiser
+from geogen.evaluation.results import ArmResult, Comparison, Evaluation, SeedResult
 from geogen.evaluation.run_inputs import RunInputs
 from geogen.models.device import pick_device
 from geogen.progress import track
@@ -219,29 +231,7 @@ def _check_same_acquisition(store: Path, acq: Acquisition, reference: Acquisitio
         )
 
 
-# ------------------------------------------------------------------------ the arms
-@dataclass(frozen=True)
-class Arm:
-    """One InversionNet training set: the real training pairs plus ``extra``."""
-
-    key: str
-    label: str
-    extra: str
-
-
-ARMS: dict[str, Arm] = {arm.key: arm for arm in (
-    Arm("a", "(a) real only", "nothing"),
-    Arm("b", "(b) real + generated", "the generated pairs"),
-    Arm("b0", "(b0) real + generated maps, direct-wave records",
-        "the generated velocity maps, each with its direct-wave record only (does the record add anything?)"),
-    Arm("p", "(p) real + paired-only generator",
-        "pairs of the same UB-Diff trained without the unpaired maps (what the unpaired maps buy)"),
-    Arm("c", "(c) real + simulated (upper bound)", "Devito-modelled pairs of unpaired velocity maps"),
-)}
-#: Comparisons reported with every evaluation: (better arm, other arm).
-COMPARISONS = (("b", "a"), ("b", "b0"), ("b", "p"), ("c", "b"))
-
-
+# ------------------------------------------------------------------------ the arms (ARMS: geogen.evaluation.config)
 def _cached_pairs(cache: Path | None, key: dict[str, Any], acquisition: Acquisition, origin: str,
                   make: Any) -> tuple[np.ndarray, np.ndarray]:
     """Pairs from ``cache`` when it was made for ``key``; else ``make()``, written there (atomically) for next time."""
@@ -313,16 +303,16 @@ def _check_same_held_out(other_run: Path, inputs: RunInputs) -> None:
                              "generator on the same stores with the same data.splits", path=other_run)
 
 
-def _compare(results: dict[str, Any], better: str, other: str) -> dict[str, Any] | None:
+def _compare(results: dict[str, ArmResult], better: Arm, other: Arm) -> Comparison | None:
     """How much lower ``better``'s MAE is than ``other``'s, and whether that exceeds the seeds' spread."""
-    if better not in results or other not in results or "mae" not in results[other] or "mae" not in results[better]:
+    x, y = results.get(better.key), results.get(other.key)
+    if x is None or y is None or x.mae is None or y.mae is None:
         return None
-    x, y = results[better], results[other]
-    spread = max((s for s in (x.get("mae_std"), y.get("mae_std")) if s is not None), default=None)
-    diff = y["mae"] - x["mae"]
-    return {"mae_gain": _gain(y["mae"], x["mae"]), "mae_difference": diff, "spread": spread,
-            "beyond_spread": None if spread is None else bool(diff > spread),
-            "mae_gain_per_seed": [_gain(ry["mae"], rx["mae"]) for rx, ry in zip(x["per_seed"], y["per_seed"])]}
+    spread = max((s for s in (x.mae_std, y.mae_std) if s is not None), default=None)
+    diff = y.mae - x.mae
+    return Comparison(mae_gain=_gain(y.mae, x.mae), mae_difference=diff, spread=spread,
+                      beyond_spread=None if spread is None else bool(diff > spread),
+                      mae_gain_per_seed=[_gain(ry.mae, rx.mae) for rx, ry in zip(x.per_seed or [], y.per_seed or [])])
 
 
 # ------------------------------------------------------------------------ the verb
@@ -333,8 +323,14 @@ def evaluate(run_dir: PathLike, config: EvaluationConfig | None = None, *, gener
     ``generated`` defaults to ``run_dir/generated.zarr``; ``settings`` override fields of
     ``config`` (e.g. ``evaluate(run, steps=300, seeds=3)``).  Writes
     ``run_dir/evaluation/evaluation.json``, the pictures and ``report.md`` unless
-    ``write=False``; returns the same dictionary.
+    ``write=False``; returns the same dictionary (the JSON form of :func:`evaluate_run`'s result).
     """
+    return evaluate_run(run_dir, config, generated=generated, write=write, **settings).to_json()
+
+
+def evaluate_run(run_dir: PathLike, config: EvaluationConfig | None = None, *, generated: PathLike | None = None,
+                 write: bool = True, **settings: Any) -> Evaluation:
+    """:func:`evaluate` with the typed result: per-arm :class:`ArmResult`, :class:`Comparison` by name."""
     cfg = EvaluationConfig.model_validate({**(config.model_dump() if config else {}), **settings})
     run = Path(run_dir)
     inputs = RunInputs.locate(run)
@@ -361,7 +357,7 @@ def _gain(a_mae: float, b_mae: float) -> float | None:
     return float((a_mae - b_mae) / a_mae) if a_mae > 0 else None
 
 
-def _evaluate(run: Path, inputs: RunInputs, gen_path: Path, cfg: EvaluationConfig, *, write: bool) -> dict[str, Any]:
+def _evaluate(run: Path, inputs: RunInputs, gen_path: Path, cfg: EvaluationConfig, *, write: bool) -> Evaluation:
     real_ds = open_store(inputs.pairs_store, kind="pairs")
     acq = acquisition_of(real_ds)
     gen_ds = open_store(gen_path, kind="pairs")
@@ -383,32 +379,33 @@ def _evaluate(run: Path, inputs: RunInputs, gen_path: Path, cfg: EvaluationConfi
     def cache(arm: str) -> Path | None:
         return files.evaluation_cache(arm) if write else None
 
-    extras: dict[str, tuple[np.ndarray, np.ndarray]] = {"a": (v_train[:0], s_train[:0])}
+    extras: dict[str, tuple[np.ndarray, np.ndarray]] = {REAL_ONLY.key: (v_train[:0], s_train[:0])}
     skipped: dict[str, str] = {}
     sources: dict[str, str] = {}
-    if "b" in cfg.arms:
-        extras["b"], sources["b"] = (v_gen, s_gen), str(gen_path)
+    if GENERATED.key in cfg.arms:
+        extras[GENERATED.key], sources[GENERATED.key] = (v_gen, s_gen), str(gen_path)
     timings: dict[str, float] = {}
-    if "b0" in cfg.arms:
+    if DIRECT_WAVE.key in cfg.arms:
         started = time.perf_counter()
-        extras["b0"] = direct_wave_extra(v_gen, acq, cfg, key={"generated": str(gen_path.resolve()), "n": n_gen},
-                                         cache=cache("b0"))
-        timings["b0_direct_waves_s"] = time.perf_counter() - started
-        sources["b0"] = f"{gen_path} maps, direct-wave records (Devito)"
-    if "p" in cfg.arms:
+        extras[DIRECT_WAVE.key] = direct_wave_extra(v_gen, acq, cfg, cache=cache(DIRECT_WAVE.key),
+                                                    key={"generated": str(gen_path.resolve()), "n": n_gen})
+        timings[f"{DIRECT_WAVE.key}_direct_waves_s"] = time.perf_counter() - started
+        sources[DIRECT_WAVE.key] = f"{gen_path} maps, direct-wave records (Devito)"
+    if PAIRED_ONLY.key in cfg.arms:
         if cfg.paired_only is None:
-            skipped["p"] = ("no paired-only generator given: train one with `geogen train WORKFLOW "
-                            "--set training.velocity_maps=paired --set run.dir=RUN_P` and pass --paired-only RUN_P")
+            skipped[PAIRED_ONLY.key] = (
+                "no paired-only generator given: train one with `geogen train WORKFLOW "
+                "--set training.velocity_maps=paired --set run.dir=RUN_P` and pass --paired-only RUN_P")
         else:
-            extras["p"], sources["p"] = paired_only_extra(cfg.paired_only, inputs, gen_ds, acq, n_gen,
-                                                          cache=cache("p"))
-    if "c" in cfg.arms:
+            extras[PAIRED_ONLY.key], sources[PAIRED_ONLY.key] = paired_only_extra(
+                cfg.paired_only, inputs, gen_ds, acq, n_gen, cache=cache(PAIRED_ONLY.key))
+    if SIMULATED.key in cfg.arms:
         started = time.perf_counter()
         extra_idx, v_sim, s_sim = simulated_extra(inputs, acq, n_gen, seed=cfg.seed, workers=cfg.workers,
-                                                  scheduler=cfg.scheduler, cache=cache("c"))
-        extras["c"] = (v_sim, s_sim)
-        timings["c_simulate_s"] = time.perf_counter() - started
-        sources["c"] = f"{inputs.velocity_store}: {n_gen} unpaired maps modelled with Devito"
+                                                  scheduler=cfg.scheduler, cache=cache(SIMULATED.key))
+        extras[SIMULATED.key] = (v_sim, s_sim)
+        timings[f"{SIMULATED.key}_simulate_s"] = time.perf_counter() - started
+        sources[SIMULATED.key] = f"{inputs.velocity_store}: {n_gen} unpaired maps modelled with Devito"
     for key in ARMS:
         if key not in cfg.arms and key not in skipped:
             skipped[key] = "not asked for (arms setting)"
@@ -424,38 +421,32 @@ def _evaluate(run: Path, inputs: RunInputs, gen_path: Path, cfg: EvaluationConfi
         validation = (x_val, y_val)
     selection = "best validation MAE" if validation is not None else "last"
     seed_list = list(range(cfg.seed, cfg.seed + cfg.seeds))
-    results: dict[str, Any] = {}
+    results: dict[str, ArmResult] = {}
     curves: dict[str, list[float]] = {}
     for key, (v_extra, s_extra) in extras.items():
         arm = ARMS[key]
         y, x = scaling.scale_pairs(np.concatenate([v_train, v_extra]), np.concatenate([s_train, s_extra]))
-        per_seed = []
+        per_seed: list[SeedResult] = []
         for k in seed_list:
             t0 = time.perf_counter()
             fit = train_inversionnet(x, y, acq, steps=cfg.steps, batch_size=cfg.batch_size, width=cfg.width,
                                      lr=cfg.lr, weight_decay=cfg.weight_decay, seed=k, device=dev,
                                      validation=validation, eval_every=cfg.check_every,
                                      description=f"InversionNet {arm.label} seed {k}")
-            per_seed.append({"seed": k, **score(fit.net, test_x, test_y, device=dev), "best_step": fit.best_step,
-                             "validation_mae": fit.validation_mae,
-                             "final_train_l1": float(np.mean(fit.curve[-20:])), "train_s": time.perf_counter() - t0})
+            per_seed.append(SeedResult(seed=k, **score(fit.net, test_x, test_y, device=dev), best_step=fit.best_step,
+                                       validation_mae=fit.validation_mae,
+                                       final_train_l1=float(np.mean(fit.curve[-20:])),
+                                       train_s=time.perf_counter() - t0))
             if k == cfg.seed:  # the pictures show the first seed's curves
                 curves[arm.label] = fit.curve
-        entry: dict[str, Any] = {"label": arm.label, "extra": arm.extra, "source": sources.get(key),
-                                 "n_train": int(len(x)), "n_extra": int(len(v_extra))}
-        for metric in ("mae", "mse", "ssim"):
-            entry[metric], entry[f"{metric}_std"] = _mean_std([r[metric] for r in per_seed])
-        entry["best_step"] = [r["best_step"] for r in per_seed]
-        entry["final_train_l1"] = float(np.mean([r["final_train_l1"] for r in per_seed]))
-        entry["train_s"] = float(sum(r["train_s"] for r in per_seed))
-        entry["per_seed"] = per_seed
-        results[key] = entry
-    arms = {key: results.get(key, {"label": ARMS[key].label, "skipped": skipped.get(key)}) for key in ARMS}
-    summary: dict[str, Any] = {
-        "run_dir": str(run),
-        "generated_store": str(gen_path),
-        "test": {"store": str(inputs.pairs_store), "split": "pairs.test", "n": int(test_idx.size)},
-        "inversionnet": {
+        results[key] = _arm_result(arm, per_seed, source=sources.get(key), n_train=len(x), n_extra=len(v_extra))
+    arms = {key: results.get(key, ArmResult(label=arm.label, skipped=skipped.get(key))) for key, arm in ARMS.items()}
+    comparisons = {comparison_name(x, y): c for x, y in COMPARISONS if (c := _compare(results, x, y)) is not None}
+    summary = Evaluation(
+        run_dir=str(run),
+        generated_store=str(gen_path),
+        test={"store": str(inputs.pairs_store), "split": "pairs.test", "n": int(test_idx.size)},
+        inversionnet={
             "settings": {**cfg.model_dump(), "eval_every": cfg.check_every, "seeds": seed_list, "device": str(dev),
                          "threads": torch.get_num_threads(), "n_extra": n_gen, "loss": "L1", "optimiser": "AdamW",
                          "metric_scale": "MAE/MSE on [-1, 1] velocity, SSIM on [0, 1] (window 11, sigma 1.5)",
@@ -467,22 +458,33 @@ def _evaluate(run: Path, inputs: RunInputs, gen_path: Path, cfg: EvaluationConfi
                            {"n": 0, "note": "the run has no validation pairs (data.splits.validation = 0): "
                                             "each network is scored with its last weights"}),
         },
-        "arms": arms,
-        "comparisons": {f"{x}_vs_{y}": c for x, y in COMPARISONS if (c := _compare(results, x, y)) is not None},
-    }
+        arms=arms,
+        comparisons=comparisons,
+    )
     if cfg.distribution:
-        summary["distribution"] = distribution_quality(inputs, v_gen, s_gen, v_train, s_train, v_test, s_test,
-                                                       acq, epochs=cfg.feature_epochs, seed=cfg.seed,
-                                                       files=files if write else None)
+        summary.distribution = distribution_quality(inputs, v_gen, s_gen, v_train, s_train, v_test, s_test,
+                                                    acq, epochs=cfg.feature_epochs, seed=cfg.seed,
+                                                    files=files if write else None)
     if write:
         if cfg.pictures:
-            summary["pictures"] = _pictures(files, gen_ds, acq, curves, workers=cfg.workers,
-                                            scheduler=cfg.scheduler)
-        atomic_write_json(files.evaluation_json, summary, indent=2)
+            summary.pictures = _pictures(files, gen_ds, acq, curves, workers=cfg.workers, scheduler=cfg.scheduler)
+        atomic_write_json(files.evaluation_json, summary.to_json(), indent=2)
         from geogen.evaluation.report import write_report
 
-        summary["report"] = str(write_report(run))
+        summary.report = str(write_report(run))
     return summary
+
+
+def _arm_result(arm: Arm, per_seed: list[SeedResult], *, source: str | None, n_train: int,
+                n_extra: int) -> ArmResult:
+    """An arm's figures over its seeds: mean and sample std of each test figure, the seeds' best steps."""
+    spread = {}
+    for metric in ("mae", "mse", "ssim"):
+        spread[metric], spread[f"{metric}_std"] = _mean_std([getattr(r, metric) for r in per_seed])
+    return ArmResult(label=arm.label, extra=arm.extra, source=source, n_train=int(n_train), n_extra=int(n_extra),
+                     **spread, best_step=[r.best_step for r in per_seed],
+                     final_train_l1=float(np.mean([r.final_train_l1 for r in per_seed])),
+                     train_s=float(sum(r.train_s for r in per_seed)), per_seed=per_seed)
 
 
 def distribution_quality(inputs: RunInputs, v_gen: np.ndarray, s_gen: np.ndarray, v_pairs: np.ndarray,

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from geogen.evaluation.results import ArmResult, Comparison, Evaluation
 from geogen.run.atomic import atomic_write
 from geogen.run.rundir import RunDir
 
@@ -20,56 +22,38 @@ def _num(value: Any, fmt: str = ".5g") -> str:
     return format(value, fmt) if isinstance(value, (int, float)) else "n/a"
 
 
-def spread(result: dict[str, Any], key: str, fmt: str = ".5g", std_fmt: str = ".2g") -> str:
-    """``mean ± std`` over seeds when a std was measured, else the value."""
-    std = result.get(f"{key}_std")
-    return _num(result.get(key), fmt) + (f" ± {_num(std, std_fmt)}" if isinstance(std, (int, float)) else "")
+def spread(result: ArmResult, key: str, fmt: str = ".5g", std_fmt: str = ".2g") -> str:
+    """``mean ± std`` over seeds of figure ``key`` (mae, mse, ssim) when a std was measured, else the value."""
+    value, std = getattr(result, key, None), getattr(result, f"{key}_std", None)
+    return _num(value, fmt) + (f" ± {_num(std, std_fmt)}" if isinstance(std, (int, float)) else "")
 
 
-#: Keys of evaluation.json before the arms were named (a, b, c only).
-_OLD_ARM_KEYS = {"a": "a_real", "b": "b_real+generated", "c": "c_real+simulated"}
-_OLD_LABELS = {"a": "(a) real only", "b": "(b) real + generated", "c": "(c) real + simulated (upper bound)"}
-
-
-def arms_of(evaluation: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The arms of an evaluation summary, also from an evaluation.json written before arms had their own key."""
-    if "arms" in evaluation:
-        return evaluation["arms"]
-    inv = evaluation.get("inversionnet", {})
-    return {k: {"label": _OLD_LABELS[k], **inv[old]} for k, old in _OLD_ARM_KEYS.items() if old in inv}
-
-
-def comparison_lines(comparisons: dict[str, Any]) -> list[str]:
+def comparison_lines(comparisons: Mapping[str, Comparison]) -> list[str]:
     """One sentence per comparison: the MAE gain and whether it exceeds the seeds' spread."""
     lines = []
     for name, c in comparisons.items():
         better, other = name.split("_vs_")
-        gain = c.get("mae_gain")
+        gain = c.mae_gain
         text = f"MAE of ({better}) vs ({other}): {_num(100 * gain if gain is not None else None, '.1f')} % lower"
-        if c.get("spread") is not None:
-            verdict = "more" if c["beyond_spread"] else "not more"
-            text += (f"; difference {_num(c['mae_difference'], '.3g')}, {verdict} than the seeds' spread "
-                     f"{_num(c['spread'], '.2g')}")
+        if c.spread is not None:
+            verdict = "more" if c.beyond_spread else "not more"
+            text += (f"; difference {_num(c.mae_difference, '.3g')}, {verdict} than the seeds' spread "
+                     f"{_num(c.spread, '.2g')}")
         else:
             text += " (one seed: no spread measured)"
         lines.append(text + ".")
     return lines
 
 
-def inversionnet_table(evaluation: dict[str, Any]) -> list[str]:
+def inversionnet_table(arms: Mapping[str, ArmResult], comparisons: Mapping[str, Comparison]) -> list[str]:
     """The arms table (mean ± std over seeds; arms not run say why) and the comparison lines."""
     lines = ["| arm | pairs | MAE | MSE | SSIM |", "|---|---|---|---|---|"]
-    for r in arms_of(evaluation).values():
-        if "mae" not in r:
-            lines.append(f"| {r['label']} | - | not run: {r.get('skipped')} | | |")
+    for r in arms.values():
+        if not r.trained:
+            lines.append(f"| {r.label} | - | not run: {r.skipped} | | |")
             continue
-        lines.append(f"| {r['label']} | {r['n_train']} | {spread(r, 'mae')} | {spread(r, 'mse')} | "
-                     f"{spread(r, 'ssim')} |")
-    comparisons = evaluation.get("comparisons")
-    if comparisons is None and "b_vs_a_mae_gain" in evaluation.get("inversionnet", {}):
-        gain = evaluation["inversionnet"]["b_vs_a_mae_gain"]
-        comparisons = {"b_vs_a": {"mae_gain": gain}}
-    return lines + [""] + comparison_lines(comparisons or {})
+        lines.append(f"| {r.label} | {r.n_train} | {spread(r, 'mae')} | {spread(r, 'mse')} | {spread(r, 'ssim')} |")
+    return lines + [""] + comparison_lines(comparisons)
 
 
 def _load(path: Path) -> dict[str, Any] | None:
@@ -141,7 +125,7 @@ def validation_table(validation: dict[str, Any]) -> list[str]:
     return lines
 
 
-def render(validation: dict[str, Any] | None, evaluation: dict[str, Any] | None, pictures_dir: Path) -> str:
+def render(validation: dict[str, Any] | None, evaluation: Evaluation | None, pictures_dir: Path) -> str:
     lines = ["# geogen evaluation report", ""]
     lines += ["## 1. Physics consistency (Devito)", ""]
     if validation is None:
@@ -150,7 +134,7 @@ def render(validation: dict[str, Any] | None, evaluation: dict[str, Any] | None,
         lines += validation_table(validation)
         lines.append("")
     if evaluation is not None:
-        pics = evaluation.get("pictures", {})
+        pics = evaluation.pictures or {}
 
         def link(key: str, caption: str) -> list[str]:
             if key not in pics:
@@ -159,7 +143,7 @@ def render(validation: dict[str, Any] | None, evaluation: dict[str, Any] | None,
 
         lines += link("physics_errors", "distribution of physics errors")
         lines += link("pairs_sheet", "generated pairs, Devito records and differences")
-        dist = evaluation.get("distribution")
+        dist = evaluation.distribution
         lines += ["## 2. Distribution quality", ""]
         if dist:
             lines += [f"{dist['name']}: {dist['features']}. Not comparable with Inception FID.", "",
@@ -173,14 +157,14 @@ def render(validation: dict[str, Any] | None, evaluation: dict[str, Any] | None,
             lines.append("")
         else:
             lines += ["Not measured.", ""]
-        inv = evaluation["inversionnet"]
+        inv = evaluation.inversionnet
         st = inv["settings"]
         lines += ["## 3. Downstream payoff (InversionNet)", "",
-                  f"Tested on {evaluation['test']['n']} held-out real pairs ({evaluation['test']['split']}); "
+                  f"Tested on {evaluation.test['n']} held-out real pairs ({evaluation.test['split']}); "
                   f"{st['steps']} AdamW steps each (lr {st['lr']:g}, wd {st['weight_decay']:g}, L1, batch "
                   f"{st['batch_size']}, width {st['width']}, {st['device']}).  Each arm adds as many extra pairs "
                   "to the real training pairs.", "",
-                  ] + inversionnet_table(evaluation) + [""]
+                  ] + inversionnet_table(evaluation.arms, evaluation.comparisons) + [""]
         if "selection" in inv:
             seeds = st.get("seeds", [st.get("seed")])
             lines += [f"Weights scored: {inv['selection']} (validation pairs: {inv.get('validation', {}).get('n', 0)})"
@@ -194,5 +178,7 @@ def write_report(run_dir: str | os.PathLike[str]) -> Path:
     """Write ``run_dir/evaluation/report.md`` from the saved results; return its path."""
     run = RunDir(run_dir)
     run.evaluation.mkdir(parents=True, exist_ok=True)
-    text = render(_load(run.validation), _load(run.evaluation_json), run.evaluation)
+    evaluation = _load(run.evaluation_json)
+    text = render(_load(run.validation), None if evaluation is None else Evaluation.from_json(evaluation),
+                  run.evaluation)
     return atomic_write(run.evaluation_report, text)

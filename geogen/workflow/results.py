@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from geogen.evaluation.results import ArmResult, Comparison
+
 
 class StageResult(BaseModel):
     """The outputs of one stage (paths as strings, as recorded)."""
@@ -84,9 +86,17 @@ class EvaluateResult(StageResult):
     selection: Any = None
     seeds: Any = Field(description="the seeds each arm was trained with")
     steps: int
-    arms: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per arm: figures without per-seed lists")
-    comparisons: Any = None
+    arms: dict[str, ArmResult] = Field(default_factory=dict, description="per arm: figures without per-seed lists")
+    comparisons: dict[str, Comparison] | None = None
     distribution: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """As every result, but arms and comparisons keep their own JSON form (a figure measured as None stays)."""
+        out = super().to_json()
+        out["arms"] = {key: arm.to_json() for key, arm in self.arms.items()}
+        if self.comparisons is not None:
+            out["comparisons"] = {name: c.to_json() for name, c in self.comparisons.items()}
+        return out
 
 
 class ReportResult(StageResult):

@@ -23,6 +23,7 @@ from geogen.acquisition import Acquisition
 from geogen.data.store import is_store, open_store, write_store
 from geogen.errors import InputError
 from geogen.evaluation.report import inversionnet_table, validation_table
+from geogen.evaluation.results import arms_and_comparisons
 from geogen.run.atomic import atomic_write, atomic_write_json, jsonable
 from geogen.run.rundir import RunDir
 from geogen.workflow.results import (
@@ -350,7 +351,7 @@ def export_pairs(ctx: StageContext) -> ExportResult:
 def evaluate_pairs(ctx: StageContext) -> EvaluateResult:
     """InversionNet arms (a), (b), (b0), (p), (c) (geogen.evaluation.downstream.evaluate)."""
     from geogen.evaluation.config import EvaluationConfig
-    from geogen.evaluation.downstream import evaluate
+    from geogen.evaluation.downstream import evaluate_run
 
     e = ctx.workflow.config.evaluation
     config = EvaluationConfig.model_validate(e.model_dump(exclude={"enabled"}))
@@ -358,24 +359,23 @@ def evaluate_pairs(ctx: StageContext) -> EvaluateResult:
         config = config.model_copy(update={"device": ctx.workflow.config.training.device})
     log.info("evaluating: InversionNet arms %s (%d steps, %d seed(s))", ",".join(config.arms), e.steps, e.seeds)
     try:
-        summary = evaluate(ctx.run_dir, config, generated=ctx.outputs["generate"].store, write=True)
+        summary = evaluate_run(ctx.run_dir, config, generated=ctx.outputs["generate"].store, write=True)
     except InputError as exc:
         if exc.setting is not None:
             raise  # the runner names the setting's YAML path
         raise InputError(f"evaluation: {exc}", path=ctx.workflow.source) from None
-    inv = summary["inversionnet"]
-    dist = summary.get("distribution")
+    inv = summary.inversionnet
+    dist = summary.distribution
     if dist:
         keys = ("frechet_generated_vs_real", "frechet_real_heldout_vs_real", "precision", "recall")
         dist = {m: {k: dist[m].get(k) for k in keys}
                 for m in ("velocity", "seismic") if "skipped" not in dist.get(m, {"skipped": 1})}
-    return EvaluateResult.model_validate(jsonable({
-        "report": ctx.run.relative(ctx.run.evaluation_json), "markdown": ctx.run.relative(ctx.run.evaluation_report),
-        "test_pairs": summary["test"]["n"], "selection": inv["selection"], "seeds": inv["settings"]["seeds"],
-        "steps": e.steps,
-        "arms": {key: {k: v for k, v in arm.items() if k != "per_seed"} for key, arm in summary["arms"].items()},
-        "comparisons": summary["comparisons"], "distribution": dist or None,
-    }))
+    return EvaluateResult(
+        report=ctx.run.relative(ctx.run.evaluation_json), markdown=ctx.run.relative(ctx.run.evaluation_report),
+        test_pairs=summary.test["n"], selection=inv["selection"], seeds=inv["settings"]["seeds"], steps=e.steps,
+        arms={key: arm.without_seeds() for key, arm in summary.arms.items()}, comparisons=summary.comparisons,
+        distribution=jsonable(dist) or None,
+    )
 
 
 def line_origin(ctx: StageContext) -> float:
@@ -490,7 +490,8 @@ def _evaluation_lines(ev: dict[str, Any]) -> list[str]:
     head = [f"Tested on {ev['test_pairs']} held-out real pairs; {ev['steps']} steps, weights scored: "
             f"{ev['selection']}; seeds {ev['seeds']}.", ""]
     folder = Path(ev["markdown"]).parent
-    return head + inversionnet_table(ev) + ["", f"Full report: `{ev['markdown']}` (figures in `{folder}/`)."]
+    return head + inversionnet_table(*arms_and_comparisons(ev)) + [
+        "", f"Full report: `{ev['markdown']}` (figures in `{folder}/`)."]
 
 
 def _block_lines(b: dict[str, Any]) -> list[str]:
