@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field, create_model, model_validator
 
 from geogen.acquisition import PRESETS, Acquisition
 from geogen.evaluation.config import EvaluationConfig as InversionNetArms
+from geogen.evaluation.config import ValidationConfig as PhysicsCheck
 from geogen.generation import SamplingConfig
 from geogen.models.config import ModelConfig, StrictConfig
 from geogen.training.config import SplitConfig, TrainingConfig
@@ -124,13 +125,13 @@ class GenerationConfig(SamplingConfig):
     n: int = Field(64, gt=0, description="pairs to generate")
 
 
-class ValidationConfig(StrictConfig):
-    """Model every generated velocity map with Devito and compare with the generated record."""
+class ValidationConfig(PhysicsCheck):
+    """Model every generated velocity map with Devito and compare with the generated record.
+
+    The other settings are those of ``geogen validate`` (geogen.evaluation.config).
+    """
 
     enabled: bool = Field(True, description="run the physics check")
-    workers: int = Field(1, gt=0, description="processes that run Devito in parallel")
-    filter: float | None = Field(
-        None, gt=0, description="keep only pairs whose physics relative L2 is below this (writes filtered.zarr)")
 
 
 class EvaluationConfig(InversionNetArms):

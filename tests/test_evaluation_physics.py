@@ -110,6 +110,31 @@ def test_filter_writes_only_passing_pairs_and_keeps_the_source(tmp_path, acq, la
     assert not (tmp_path / "none.zarr").exists()
 
 
+def test_settings_are_one_config_object(tmp_path, acq, layered, modelled):
+    """ValidationConfig holds validate's settings and their defaults; the keyword form and the workflow's section
+    (which extends it) give the same result; a bad setting is refused before any modelling, exit 2 from the CLI."""
+    from pydantic import ValidationError
+
+    from geogen.evaluation.config import ValidationConfig
+    from geogen.schemas.workflow import ValidationConfig as WorkflowValidation
+
+    seismic = modelled.copy()
+    seismic[1] = delayed(modelled[1], SHIFT)
+    store = tmp_path / "gen.zarr"
+    write_store(pairs_dataset(layered, seismic, acq, origin="generated"), store)
+    by_config = validate(store, ValidationConfig(filter=0.05), filter_out=tmp_path / "a.zarr", write=False)
+    by_section = validate(store, WorkflowValidation(filter=0.05), filter_out=tmp_path / "b.zarr", write=False)
+    assert by_config["filter"]["kept"] == by_section["filter"]["kept"] == 3
+    assert by_config["physics_rel_l2"] == by_section["physics_rel_l2"]
+    assert ValidationConfig().workers == WorkflowValidation().workers == 1
+    for bad in ({"workers": 0}, {"filter": -0.1}, {"filter": float("nan")}, {"filters": 0.1}):
+        with pytest.raises(ValidationError):
+            validate(store, write=False, **bad)
+    r = subprocess.run([sys.executable, "-m", "geogen", "validate", str(store), "--workers", "0"],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr == "error: ValidationConfig.workers: must be > 0 (got 0)\n"
+
+
 def test_two_dask_workers_give_the_same_figures(tmp_path, acq, layered, modelled):
     store = tmp_path / "pairs.zarr"
     noisy = modelled + 0.01 * np.abs(modelled).max() * np.random.default_rng(0).standard_normal(modelled.shape)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from geogen.cli.app import app
+from geogen.cli.options import given
 
 if TYPE_CHECKING:
     from geogen.evaluation.results import Evaluation
@@ -43,11 +44,6 @@ def format_evaluation(summary: Evaluation) -> str:
     return "\n".join(lines)
 
 
-def _given(**options: Any) -> dict[str, Any]:
-    """The options the user set (None: not given, so the configuration's default holds)."""
-    return {k: v for k, v in options.items() if v is not None}
-
-
 @app.command()
 def evaluate(
     run_dir: Path = typer.Argument(..., help="A training run directory (with splits.json and checkpoints)."),
@@ -78,7 +74,7 @@ def evaluate(
     from geogen.evaluation.config import EvaluationConfig
     from geogen.evaluation.downstream import evaluate_run
 
-    config = EvaluationConfig(**_given(
+    config = EvaluationConfig(**given(
         paired_only=paired_only, arms=[a.strip() for a in arms.split(",") if a.strip()] if arms else None,
         n_extra=n_extra, steps=steps, batch_size=batch_size, width=width, lr=lr, seed=seed, seeds=seeds,
         eval_every=eval_every, device=device, workers=workers, scheduler=scheduler, feature_epochs=feature_epochs,

@@ -9,6 +9,7 @@ from typing import Any, Optional
 import typer
 
 from geogen.cli.app import app
+from geogen.cli.options import given
 
 
 def _num(value: Any) -> str:
@@ -48,7 +49,7 @@ def validate(
     run: Optional[Path] = typer.Option(
         None, "--run", help="Training run: add the like-for-like autoencoder floor, save validation.json there."
     ),
-    workers: int = typer.Option(1, "--workers", help="Dask worker processes for the modelling."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Dask worker processes for the modelling."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of a running dask scheduler."),
     filter_threshold: Optional[float] = typer.Option(
         None, "--filter", help="Keep pairs with relative L2 <= THRESHOLD (needs --out)."
@@ -57,10 +58,11 @@ def validate(
     no_write: bool = typer.Option(False, "--no-write", help="Do not add the per-pair figures to STORE."),
 ) -> None:
     """Model each pair's velocity and its direct wave with Devito; score record, scattered part, SSIM, arrivals."""
+    from geogen.evaluation.config import ValidationConfig
     from geogen.evaluation.physics_check import validate as run_validate
 
-    summary = run_validate(store, run_dir=run, workers=workers, scheduler=scheduler, filter=filter_threshold,
-                           filter_out=out, write=not no_write)
+    config = ValidationConfig(**given(workers=workers, scheduler=scheduler, filter=filter_threshold))
+    summary = run_validate(store, config, run_dir=run, filter_out=out, write=not no_write)
     if json_out:
         print(json.dumps(summary, indent=2))
     else:

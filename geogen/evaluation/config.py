@@ -1,4 +1,5 @@
-"""Settings of the downstream evaluation, written once: the CLI, the workflow and the function all use this.
+"""Settings of the physics check and of the downstream evaluation, each written once: the CLI, the workflow
+and the functions all use these models.
 
 Also the one definition of the InversionNet arms (:data:`ARMS`) and of the comparisons
 reported between them (:data:`COMPARISONS`): every other module takes arm keys from here.
@@ -42,6 +43,22 @@ COMPARISONS: tuple[tuple[Arm, Arm], ...] = (
 def comparison_name(better: Arm, other: Arm) -> str:
     """The key of a comparison in the evaluation's JSON: ``b_vs_a``."""
     return f"{better.key}_vs_{other.key}"
+
+
+class ValidationConfig(BaseModel):
+    """The physics check (``geogen validate``): every pair's map modelled with Devito and compared with its record.
+
+    The workflow's ``validation:`` section is this model plus ``enabled``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    workers: int = Field(1, gt=0, description="dask worker processes that run Devito in parallel")
+    scheduler: str | None = Field(None, description="address of a running dask scheduler for the modelling")
+    filter: float | None = Field(
+        None, ge=0, allow_inf_nan=False,
+        description="keep only the pairs whose physics relative L2 is at most this (geogen validate: into --out; "
+                    "a workflow: filtered.zarr)")
 
 
 class EvaluationConfig(BaseModel):

@@ -52,6 +52,7 @@ from geogen.data.datasets import open_pairs
 from geogen.data.store import add_variables, check_velocity_values, is_store, write_store
 from geogen.errors import GeogenError, InputError
 from geogen.evaluation import metrics
+from geogen.evaluation.config import ValidationConfig
 from geogen.progress import track
 from geogen.run.atomic import atomic_write_json
 from geogen.run.rundir import RunDir
@@ -245,11 +246,14 @@ def _write(ds: xr.Dataset, target: PathLike) -> None:
 
 
 # ------------------------------------------------------------------------ the verb
-def validate(store: PathLike, *, run_dir: PathLike | None = None, workers: int = 1, scheduler: str | None = None,
-             filter: float | None = None, filter_out: PathLike | None = None, write: bool = True,  # noqa: A002
-             block: int | None = None) -> dict[str, Any]:
+def validate(store: PathLike, config: ValidationConfig | None = None, *, run_dir: PathLike | None = None,
+             filter_out: PathLike | None = None, write: bool = True, block: int | None = None,
+             **settings: Any) -> dict[str, Any]:
     """Check every pair of ``store`` against Devito modelling; return the summary.
 
+    ``config`` holds the settings (:class:`ValidationConfig`: ``workers``, ``scheduler``,
+    ``filter``; the workflow's ``validation`` section, which extends it, does too);
+    ``settings`` override its fields (``validate(store, workers=2, filter=0.1, filter_out=out)``).
     Adds ``physics_rel_l2``, ``scattered_rel_l2``, ``physics_ssim`` and
     ``first_arrival_error_s`` per sample to the store (``write=True``); with ``filter``
     writes the pairs whose relative L2 is at most ``filter`` to ``filter_out``.  The
@@ -257,19 +261,17 @@ def validate(store: PathLike, *, run_dir: PathLike | None = None, workers: int =
     direct-wave-only generator on the same maps) and, with ``run_dir``, the like-for-like
     autoencoder ``floor``; with ``run_dir`` it is also written to ``run_dir/validation.json``.
     """
+    given = config.model_dump(include=set(ValidationConfig.model_fields)) if config is not None else {}
+    cfg = ValidationConfig.model_validate({**given, **settings})
     store = Path(store)
-    if (filter is None) != (filter_out is None):
+    if (cfg.filter is None) != (filter_out is None):
         raise InputError("--filter THRESHOLD and --out STORE go together: give both or neither")
-    if filter is not None and not (np.isfinite(filter) and filter >= 0):
-        raise InputError(f"--filter {filter}: the relative L2 threshold must be a number >= 0, e.g. 0.1")
     if filter_out is not None and Path(filter_out).resolve() == store.resolve():
         raise InputError("--out must differ from the validated store; the filter keeps the original intact",
                          path=filter_out)
     if write and not is_store(store):
         raise InputError("results can only be added to a Zarr store; convert it with `geogen ingest` first",
                          path=store)
-    if workers < 1:
-        raise InputError(f"--workers {workers}: need at least one worker")
     ds, acq = open_pairs(store)
     ubdiff = None
     if run_dir is not None:  # fail on a wrong run or checkpoint before the long part, not after it
@@ -281,7 +283,7 @@ def validate(store: PathLike, *, run_dir: PathLike | None = None, workers: int =
     seismic = ds["seismic"].transpose(*SEISMIC_DIMS).data
     size = block or 8
     started = time.perf_counter()
-    with pair_checker(acq, workers=workers, scheduler=scheduler) as checker:
+    with pair_checker(acq, workers=cfg.workers, scheduler=cfg.scheduler) as checker:
         figures = check_pairs(velocity, seismic, acq, checker, block=size, path=store)
         modelling_s = checker.modelling_s
         floor = autoencoder_floor(run_dir, acq, checker, block=size, ubdiff=ubdiff) if run_dir is not None else None
@@ -309,16 +311,16 @@ def validate(store: PathLike, *, run_dir: PathLike | None = None, workers: int =
     result = ds.drop_vars([v for v in VARIABLES if v in ds])
     for name in VARIABLES:
         result[name] = xr.DataArray(values[name].astype(np.float32), dims=("sample",), attrs=_ATTRS[name])
-    if filter is not None:
-        keep = np.flatnonzero(values["physics_rel_l2"] <= filter)
-        summary["filter"] = {"threshold_rel_l2": float(filter), "kept": int(keep.size),
+    if cfg.filter is not None:
+        keep = np.flatnonzero(values["physics_rel_l2"] <= cfg.filter)
+        summary["filter"] = {"threshold_rel_l2": float(cfg.filter), "kept": int(keep.size),
                              "dropped": int(ds.sizes["sample"] - keep.size), "out": str(filter_out)}
         if keep.size == 0:  # an empty store helps nobody; say so and keep the validation itself
             summary["filter"]["out"] = None
-            summary["filter"]["note"] = (f"no pair has a relative L2 <= {filter:g} (best "
+            summary["filter"]["note"] = (f"no pair has a relative L2 <= {cfg.filter:g} (best "
                                          f"{np.nanmin(values['physics_rel_l2']):.3g}); nothing written to {filter_out}")
         else:
-            kept = result.isel(sample=keep).assign_attrs(physics_filter=f"physics_rel_l2 <= {filter:g}",
+            kept = result.isel(sample=keep).assign_attrs(physics_filter=f"physics_rel_l2 <= {cfg.filter:g}",
                                                          filtered_from=str(store))
             _write(kept, filter_out)  # before the source is rewritten: it still reads the original
     if write:  # only the per-sample figures are written; the pairs themselves are not rewritten

@@ -45,7 +45,8 @@ IDENTITY_GROUPS = ("data", "train")
 _NOT_HASHED = {"workers", "num_workers", "threads", "device", "run", "name"}
 #: Settings added after runs were made, with the value those runs had: left out of the hash at that value,
 #: so that a run directory made before a setting existed still matches its workflow.
-_ADDED_LATER: dict[tuple[str, str], Any] = {("data", "wells"): None, ("training", "velocity_maps"): "all"}
+_ADDED_LATER: dict[tuple[str, str], Any] = {("data", "wells"): None, ("training", "velocity_maps"): "all",
+                                             ("validation", "scheduler"): None}
 
 
 # ---------------------------------------------------------------------- loading

@@ -320,8 +320,7 @@ def validate_pairs(ctx: StageContext) -> ValidateResult:
     if ctx.run.splits.exists() and not ctx.run.read_splits().get("pairs", {}).get("test"):
         log.info("no held-out test pairs (data.splits.test): no autoencoder floor to compare with")
         floor_run = None
-    summary = jsonable(validate(store, run_dir=floor_run, workers=v.workers, filter=v.filter, filter_out=filtered,
-                                write=True))
+    summary = jsonable(validate(store, v, run_dir=floor_run, filter_out=filtered, write=True))
     if floor_run is None:  # validate() writes the report only when given the run
         atomic_write_json(ctx.run.validation, summary)
     summary.get("floor", {}).pop("per_sample", None)  # full lists stay in the report
