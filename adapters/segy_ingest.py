@@ -51,6 +51,7 @@ from geogen.adapters.segy_plan import (
     velocity_plan,
 )
 from geogen.adapters.segy_zarr import ArraySpec, StoreLayout, coordinates_attr
+from geogen.data.axes import describe_axis
 from geogen.errors import InputError
 
 #: Decoded bytes per block of grid rows (samples, raw headers, geometry): a few shots.
@@ -438,7 +439,7 @@ def summarise(
                                "dimensions": dims, "axes": {}, "variables": {}}
     for name, spec in specs.items():
         if spec.dims == (name,) and name in in_memory:
-            summary["axes"][name] = _axis(in_memory[name], spec.attrs)
+            summary["axes"][name] = describe_axis(in_memory[name], spec.attrs)
     if plan.sample_dim == "time" and len(plan.sample_values) > 1:
         summary["sample_interval_s"] = float(plan.sample_values[1] - plan.sample_values[0])
     ranges: dict[str, dict[str, float]] = {}
@@ -466,20 +467,6 @@ def summarise(
     summary["uncompressed_bytes"] = sum(int(np.prod(s.shape, dtype=np.int64)) * s.np_dtype.itemsize
                                         for s in specs.values())
     return summary
-
-
-def _axis(values: np.ndarray, attrs: dict[str, Any]) -> dict[str, Any]:
-    values = np.asarray(values)
-    out: dict[str, Any] = {"size": int(values.size)}
-    if values.size and values.dtype.kind in "fiu":
-        out["min"], out["max"] = float(values.min()), float(values.max())
-        if values.size > 1:
-            steps = np.diff(values.astype(np.float64))
-            if np.allclose(steps, steps[0], rtol=1e-6, atol=0):
-                out["step"] = float(steps[0])
-    if "units" in attrs:
-        out["units"] = str(attrs["units"])
-    return out
 
 
 def _size_on_disk(root: Path) -> int:

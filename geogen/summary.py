@@ -17,6 +17,7 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
+from geogen.data.axes import describe_axis
 from geogen.data.store import open_store
 
 #: Per-shot or per-trace geometry reported as ranges (metres).
@@ -27,20 +28,6 @@ def _size_on_disk(path: Path) -> int:
     if path.is_file():
         return path.stat().st_size
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-
-
-def _axis(coord: xr.DataArray) -> dict[str, Any]:
-    values = np.asarray(coord.values)
-    out: dict[str, Any] = {"size": int(values.size)}
-    if values.size and values.dtype.kind in "fiu":
-        out["min"], out["max"] = float(values.min()), float(values.max())
-        if values.size > 1:
-            steps = np.diff(values.astype(np.float64))
-            if np.allclose(steps, steps[0], rtol=1e-6, atol=0):
-                out["step"] = float(steps[0])
-    if "units" in coord.attrs:
-        out["units"] = str(coord.attrs["units"])
-    return out
 
 
 def _lazy(var: xr.DataArray) -> da.Array:
@@ -78,7 +65,8 @@ def info(store: str | os.PathLike[str] | xr.Dataset, *, value_ranges: bool = Tru
         "kind": ds.attrs.get("geogen_kind"),
         "origin": ds.attrs.get("origin"),
         "dimensions": {str(k): int(v) for k, v in ds.sizes.items()},
-        "axes": {str(name): _axis(ds[name]) for name in ds.coords if ds[name].ndim == 1 and ds[name].dims[0] == name},
+        "axes": {str(name): describe_axis(ds[name].values, ds[name].attrs)
+                 for name in ds.coords if ds[name].ndim == 1 and ds[name].dims[0] == name},
         "variables": {},
     }
     if "time" in ds.coords and ds.sizes.get("time", 0) > 1:
