@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Optional
 import typer
 
 from geogen.cli.app import app
-from geogen.cli.options import given
+from geogen.cli.options import given, json_flag, option, scheduler_option, workers_option
 
 if TYPE_CHECKING:
     from geogen.evaluation.results import Evaluation
@@ -47,28 +47,25 @@ def format_evaluation(summary: Evaluation) -> str:
 @app.command()
 def evaluate(
     run_dir: Path = typer.Argument(..., help="A training run directory (with splits.json and checkpoints)."),
-    json_out: bool = typer.Option(False, "--json", help="Print only the JSON summary on stdout."),
-    generated: Optional[Path] = typer.Option(
-        None, "--generated", help="Generated pairs store (default RUN_DIR/generated.zarr)."
-    ),
-    paired_only: Optional[str] = typer.Option(
-        None, "--paired-only", help="Arm (p): a run trained with training.velocity_maps=paired, or a store it wrote."
-    ),
-    arms: Optional[str] = typer.Option(None, "--arms", help="Comma-separated arms to train (default a,b,b0,p,c)."),
-    n_extra: Optional[int] = typer.Option(None, "--n-extra", help="Extra pairs per arm (default: all generated)."),
-    steps: Optional[int] = typer.Option(None, "--steps", help="InversionNet optimiser steps per arm and seed."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="InversionNet batch size."),
-    width: Optional[int] = typer.Option(None, "--width", help="InversionNet base width (OpenFWI: 32)."),
-    lr: Optional[float] = typer.Option(None, "--lr", help="InversionNet AdamW learning rate (OpenFWI: 1e-4)."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="First seed of InversionNet's initialisation and batches."),
-    seeds: Optional[int] = typer.Option(None, "--seeds", help="Train each arm with seeds SEED..SEED+N-1."),
-    eval_every: Optional[int] = typer.Option(None, "--eval-every", help="Steps between validation-MAE checks."),
-    device: Optional[str] = typer.Option(None, "--device", help="auto, cpu or cuda."),
-    workers: Optional[int] = typer.Option(None, "--workers", help="Dask worker processes for Devito ((b0), (c))."),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of a running dask scheduler."),
-    feature_epochs: Optional[int] = typer.Option(None, "--feature-epochs", help="Epochs of each feature autoencoder."),
+    generated: Optional[Path] = option("Generated pairs store (default RUN_DIR/generated.zarr)."),
+    paired_only: Optional[str] = option("Arm (p): a run trained with training.velocity_maps=paired, or a store it "
+                                        "wrote."),
+    arms: Optional[str] = option("Comma-separated arms to train (default a,b,b0,p,c)."),
+    n_extra: Optional[int] = option("Extra pairs per arm (default: all generated)."),
+    steps: Optional[int] = option("InversionNet optimiser steps per arm and seed."),
+    batch_size: Optional[int] = option("InversionNet batch size."),
+    width: Optional[int] = option("InversionNet base width (OpenFWI: 32)."),
+    lr: Optional[float] = option("InversionNet AdamW learning rate (OpenFWI: 1e-4)."),
+    seed: Optional[int] = option("First seed of InversionNet's initialisation and batches."),
+    seeds: Optional[int] = option("Train each arm with seeds SEED..SEED+N-1."),
+    eval_every: Optional[int] = option("Steps between validation-MAE checks."),
+    device: Optional[str] = option("auto, cpu or cuda."),
+    workers: Optional[int] = workers_option("Dask worker processes for the Devito modelling of (b0) and (c)."),
+    scheduler: Optional[str] = scheduler_option(),
+    feature_epochs: Optional[int] = option("Epochs of each feature autoencoder."),
     no_distribution: bool = typer.Option(False, "--no-distribution", help="Skip the Fréchet/precision/recall figures."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads (default: torch's choice)."),
+    threads: Optional[int] = option("torch CPU threads (default: torch's choice)."),
+    json_out: bool = json_flag(),
 ) -> None:
     """InversionNet on (a) real, (b) + generated, (b0) + direct-wave records, (p) + paired-only, (c) + simulated."""
     from geogen.evaluation.config import EvaluationConfig

@@ -9,20 +9,20 @@ from typing import Optional
 import typer
 
 from geogen.cli.app import app
+from geogen.cli.options import json_flag, option, out_option
 
 
 @app.command()
 def generate(
     run_dir: Path = typer.Argument(..., help="Run directory of `geogen train` (or a diffusion .pt checkpoint)."),
     n: int = typer.Option(..., "--n", help="Number of pairs to generate."),
-    out: Path = typer.Option(..., "--out", "-o", help="Target pairs store (Zarr)."),
-    steps: Optional[int] = typer.Option(None, "--steps", help="Sampling steps (default 50; DDIM: 50 is plenty; "
-                                        "ancestral: up to T)."),
-    sampler: Optional[str] = typer.Option(None, "--sampler", help="ddim (default) or ancestral."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Seed (default 0): the same seed gives the same pairs."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Pairs sampled at once (default 64)."),
+    out: Path = out_option("Target pairs store (Zarr).", required=True),
+    steps: Optional[int] = option("Sampling steps (default 50; DDIM: 50 is plenty; ancestral: up to T)."),
+    sampler: Optional[str] = option("ddim (default) or ancestral."),
+    seed: Optional[int] = option("Seed (default 0): the same seed gives the same pairs."),
+    batch_size: Optional[int] = option("Pairs sampled at once (default 64)."),
     device: str = typer.Option("auto", "--device", help="auto|cpu|cuda."),
-    json_out: bool = typer.Option(False, "--json", help="Print a JSON summary only."),
+    json_out: bool = json_flag(),
 ) -> None:
     """Sample N velocity/seismic pairs (EMA weights) into a `pairs` store in physical units."""
     from geogen.generation import generate as run_generate

@@ -10,6 +10,7 @@ from typing import Optional
 import typer
 
 from geogen.cli.app import app
+from geogen.cli.options import json_flag, option, out_option, scheduler_option, workers_option
 from geogen.errors import InputError
 
 
@@ -33,30 +34,27 @@ def parse_header_overrides(items: list[str]) -> dict[str, int]:
 def ingest(
     paths: list[Path] = typer.Argument(..., help="SEG-Y file, OpenFWI .npy files (model*.npy with data*.npy), "
                                        "LAS well logs, Zarr or netCDF store."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Target store (default: first PATH with .zarr)."),
+    out: Optional[Path] = out_option("Target store (default: first PATH with .zarr)."),
     kind: str = typer.Option("auto", "--kind", help="auto|survey|poststack|velocity|wells: override detection."),
     header: list[str] = typer.Option([], "--header", help="Override a trace-header location, NAME=BYTE (1-based); "
                                      "repeatable."),
     duplicates: str = typer.Option("error", "--duplicates", help="error|first|last: what to do with duplicate traces."),
-    json_out: bool = typer.Option(False, "--json", help="Print the new store's summary as JSON."),
-    dz: Optional[float] = typer.Option(None, "--dz", help="SEG-Y velocity: depth sample spacing in m (default: from "
-                                       "the sample interval field)."),
-    dx: Optional[float] = typer.Option(None, "--dx", help="SEG-Y velocity section: trace spacing in m (default: from "
-                                       "the trace coordinates)."),
-    depth_unit: Optional[str] = typer.Option(None, "--depth-unit", help="SEG-Y velocity: read the sample interval "
-                                             "field as auto|m|mm (auto: >=100 is mm)."),
+    json_out: bool = json_flag("Print only the new store's summary, as JSON, on stdout."),
+    dz: Optional[float] = option("SEG-Y velocity: depth sample spacing in m (default: from the sample interval "
+                                 "field)."),
+    dx: Optional[float] = option("SEG-Y velocity section: trace spacing in m (default: from the trace coordinates)."),
+    depth_unit: Optional[str] = option("SEG-Y velocity: read the sample interval field as auto|m|mm (auto: >=100 is "
+                                       "mm)."),
     geographic: bool = typer.Option(False, "--geographic", help="SEG-Y: keep coordinates given in arc-seconds or "
                                     "degrees (bytes 89-90 = 2, 3, 4) as degrees instead of refusing them."),
-    workers: Optional[int] = typer.Option(None, "--workers", help="SEG-Y: worker processes (default: one per core)."),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="SEG-Y: address of a running dask scheduler "
-                                            "whose workers fill the store (they must see the file and the output "
-                                            "folder)."),
-    curve: Optional[str] = typer.Option(None, "--curve", help="LAS: the sonic or velocity curve to read (default: "
-                                        "the first of DTCO, DTC, DT, ..., AC, then VP, VEL)."),
+    workers: Optional[int] = workers_option("SEG-Y: worker processes (default: one per core)."),
+    scheduler: Optional[str] = scheduler_option("SEG-Y: address of a running dask scheduler whose workers fill the "
+                                                "store (they must see the file and the output folder)."),
+    curve: Optional[str] = option("LAS: the sonic or velocity curve to read (default: the first of DTCO, DTC, DT, "
+                                  "..., AC, then VP, VEL)."),
     position: list[str] = typer.Option([], "--position", help="LAS: a well's position along the line, "
                                        "NAME=X_METRES; repeatable."),
-    positions: Optional[Path] = typer.Option(None, "--positions", help="LAS: CSV of well positions along the line "
-                                             "(columns name,x)."),
+    positions: Optional[Path] = option("LAS: CSV of well positions along the line (columns name,x)."),
 ) -> None:
     """Turn SEG-Y, OpenFWI .npy, Zarr or netCDF data into a geogen Zarr store."""
     import warnings
@@ -110,7 +108,7 @@ def las_options(curve: str | None, position: list[str], positions: Path | None) 
 @app.command()
 def info(
     store: Path = typer.Argument(..., help="A geogen store (Zarr directory or netCDF file)."),
-    json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    json_out: bool = json_flag(),
 ) -> None:
     """Summarise a store: kind, dimensions, geometry, sample interval, value range, size."""
     from geogen.summary import info as summarise
@@ -169,12 +167,9 @@ def format_summary(summary: dict) -> str:
 def export(
     store: Path = typer.Argument(..., help="A geogen store."),
     format: str = typer.Option(..., "--format", "-f", help="segy|netcdf|zarr"),  # noqa: A002
-    out: Path = typer.Option(..., "--out", "-o", help="Output file (SEG-Y, netCDF) or directory."),
-    segy_format: Optional[str] = typer.Option(
-        None,
-        "--segy-format",
-        help="SEG-Y sample format: ibm|ieee|int32|int16|int8 (default: the original's, IEEE for geogen's own stores).",
-    ),
+    out: Path = out_option("Output file (SEG-Y, netCDF) or directory.", required=True),
+    segy_format: Optional[str] = option("SEG-Y sample format: ibm|ieee|int32|int16|int8 (default: the original's, "
+                                        "IEEE for geogen's own stores)."),
 ) -> None:
     """Write a store out as SEG-Y, netCDF or Zarr."""
     from geogen.io import export as run_export

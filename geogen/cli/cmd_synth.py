@@ -9,28 +9,25 @@ from typing import Optional
 import typer
 
 from geogen.cli.app import app
+from geogen.cli.options import given, json_flag, option, out_option, scheduler_option, workers_option
 
 
 @app.command()
 def synth(
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output directory (gets velocity.zarr and "
-                                       "pairs.zarr)."),
-    family: Optional[str] = typer.Option(None, "--family", help="flat|curve|flatfault|curvefault (default "
-                                         "curvefault; with --wells: all four, or a comma-separated list)."),
-    n_velocity: Optional[int] = typer.Option(None, "--n-velocity", help="Number of velocity maps (all go to "
-                                             "velocity.zarr)."),
-    n_paired: Optional[int] = typer.Option(None, "--n-paired", help="How many of the first maps get modelled "
-                                           "seismic (pairs.zarr)."),
-    wells: Optional[Path] = typer.Option(None, "--wells", help="A wells store (geogen ingest *.las): make "
-                                         "N-VELOCITY maps honouring the logs instead (velocity.zarr only)."),
-    line: Optional[Path] = typer.Option(None, "--line", help="Write the demo 2-D line for workflows/field_adapt.yaml "
-                                        "into this directory (SEG-Y shots and section, LAS wells, unpaired maps)."),
+    out: Optional[Path] = out_option("Output directory (gets velocity.zarr and pairs.zarr)."),
+    family: Optional[str] = option("flat|curve|flatfault|curvefault (default curvefault; with --wells: all four, "
+                                   "or a comma-separated list)."),
+    n_velocity: Optional[int] = option("Number of velocity maps (all go to velocity.zarr)."),
+    n_paired: Optional[int] = option("How many of the first maps get modelled seismic (pairs.zarr)."),
+    wells: Optional[Path] = option("A wells store (geogen ingest *.las): make N-VELOCITY maps honouring the logs "
+                                   "instead (velocity.zarr only)."),
+    line: Optional[Path] = option("Write the demo 2-D line for workflows/field_adapt.yaml into this directory "
+                                  "(SEG-Y shots and section, LAS wells, unpaired maps)."),
     preset: str = typer.Option("small", "--preset", help="Acquisition preset: openfwi|small."),
     seed: int = typer.Option(0, "--seed", help="Seed of the set; the same seed gives the same data."),
-    workers: int = typer.Option(1, "--workers", help="Dask worker processes for modelling (1: no cluster)."),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of a running dask scheduler to use "
-                                            "instead."),
-    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    workers: Optional[int] = workers_option(),
+    scheduler: Optional[str] = scheduler_option(),
+    json_out: bool = json_flag(),
 ) -> None:
     """Generate seeded velocity maps and model the first N-PAIRED of them with Devito.
 
@@ -56,7 +53,7 @@ def synth(
     family = family or "curvefault"
 
     result = run_synth(out, family=family, n_velocity=n_velocity, n_paired=n_paired, preset=preset,
-                       seed=seed, workers=workers, scheduler=scheduler)
+                       seed=seed, **given(workers=workers, scheduler=scheduler))
     summary = {"velocity_store": str(result.velocity_store), "pairs_store": str(result.pairs_store),
                "n_velocity": result.n_velocity, "n_paired": result.n_paired,
                "blocks_computed": result.blocks_computed, "blocks_resumed": result.blocks_resumed}
@@ -92,7 +89,7 @@ def _maps_from_wells(wells: Path, out: Path, family: Optional[str], n_velocity: 
 
 
 def _demo_line(line: Path, out: Optional[Path], wells: Optional[Path], n_paired: Optional[int],
-               n_velocity: Optional[int], seed: int, workers: int, json_out: bool) -> None:
+               n_velocity: Optional[int], seed: int, workers: Optional[int], json_out: bool) -> None:
     """``geogen synth --line DIR``: the demo line that workflows/field_adapt.yaml reads."""
     import time
 
@@ -102,7 +99,7 @@ def _demo_line(line: Path, out: Optional[Path], wells: Optional[Path], n_paired:
     if out is not None or wells is not None or n_paired is not None:
         raise InputError("--line DIR writes the demo line on its own; --out, --wells and --n-paired do not apply")
     t0 = time.perf_counter()
-    result = demo_line(line, n_maps=n_velocity or 2000, seed=seed, workers=workers)
+    result = demo_line(line, n_maps=n_velocity or 2000, seed=seed, **given(workers=workers))
     summary = {"directory": str(result.directory), "shots": str(result.shots), "velocity": str(result.velocity),
                "wells": [str(p) for p in result.wells], "positions": str(result.positions),
                "velocity_maps": str(result.velocity_maps), "n_shots": result.n_shots, "n_traces": result.n_traces,

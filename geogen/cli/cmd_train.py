@@ -10,6 +10,7 @@ from typing import Optional
 import typer
 
 from geogen.cli.app import app
+from geogen.cli.options import option
 
 
 class _StageLines(logging.Handler):
@@ -24,11 +25,8 @@ def train(
     workflow: Path = typer.Argument(..., help="Workflow file (YAML), e.g. workflows/quickstart.yaml."),
     set_: list[str] = typer.Option([], "--set", help="Override a setting, KEY.PATH=VALUE (YAML value); repeatable."),
     force: bool = typer.Option(False, "--force", help="Replace a run directory that holds another workflow's run."),
-    until: Optional[str] = typer.Option(
-        None,
-        "--until",
-        help="Stop after this stage (synth, ingest, windows, assemble, train, generate, validate, export).",
-    ),
+    until: Optional[str] = option("Stop after this stage (synth, ingest, windows, assemble, train, generate, "
+                                  "validate, export)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the run directory."),
 ) -> None:
     """Run a workflow: data, training (3 steps), generation, physics check, export, summary."""

@@ -9,7 +9,7 @@ from typing import Any, Optional
 import typer
 
 from geogen.cli.app import app
-from geogen.cli.options import given
+from geogen.cli.options import given, json_flag, option, out_option, scheduler_option, workers_option
 
 
 def _num(value: Any) -> str:
@@ -45,17 +45,13 @@ def format_validation(summary: dict[str, Any]) -> str:
 @app.command()
 def validate(
     store: Path = typer.Argument(..., help="A pairs store (generated, simulated or recorded)."),
-    json_out: bool = typer.Option(False, "--json", help="Print only the JSON summary on stdout."),
-    run: Optional[Path] = typer.Option(
-        None, "--run", help="Training run: add the like-for-like autoencoder floor, save validation.json there."
-    ),
-    workers: Optional[int] = typer.Option(None, "--workers", help="Dask worker processes for the modelling."),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of a running dask scheduler."),
-    filter_threshold: Optional[float] = typer.Option(
-        None, "--filter", help="Keep pairs with relative L2 <= THRESHOLD (needs --out)."
-    ),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Store for the pairs that pass --filter."),
+    run: Optional[Path] = option("Training run: add the like-for-like autoencoder floor, save validation.json there."),
+    workers: Optional[int] = workers_option(),
+    scheduler: Optional[str] = scheduler_option(),
+    filter_threshold: Optional[float] = option("Keep pairs with relative L2 <= THRESHOLD (needs --out).", "--filter"),
+    out: Optional[Path] = out_option("Store for the pairs that pass --filter."),
     no_write: bool = typer.Option(False, "--no-write", help="Do not add the per-pair figures to STORE."),
+    json_out: bool = json_flag(),
 ) -> None:
     """Model each pair's velocity and its direct wave with Devito; score record, scattered part, SSIM, arrivals."""
     from geogen.evaluation.config import ValidationConfig
