@@ -175,6 +175,7 @@ def test_interrupted_run_resumes(tmp_path):
     assert "stage synth: done already, skipped" in done.stderr
     assert "stage assemble: done already, skipped" in done.stderr
     assert "stage train: running" in done.stderr
+    assert "geogen: torch CPU threads: 1\n" in done.stderr  # TINY sets training.threads=1
     assert done.stdout.strip() == str(run_dir)
     assert (run_dir / "summary.md").exists() and (run_dir / "checkpoints" / "diffusion.pt").exists()
     # the resumed run ends where an uninterrupted run of the same workflow ends: the same weights, the same pairs

@@ -32,13 +32,15 @@ def train(
     """Run a workflow: data, training (3 steps), generation, physics check, export, summary."""
     from geogen.workflow.runner import Workflow
 
-    logger = logging.getLogger("geogen.workflow")
+    loggers = [logging.getLogger(name) for name in ("geogen.workflow", "geogen.training")]
     handler = _StageLines()
     if not quiet:
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
+        for logger in loggers:
+            logger.addHandler(handler)
+            logger.setLevel(logging.INFO)
     try:
         run_dir = Workflow.from_yaml(workflow, overrides=set_).run(force=force, until=until)
     finally:
-        logger.removeHandler(handler)
+        for logger in loggers:
+            logger.removeHandler(handler)
     typer.echo(str(run_dir))
