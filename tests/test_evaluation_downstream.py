@@ -190,6 +190,24 @@ def test_paired_only_arm_refuses_a_generator_that_held_out_other_pairs(run, tmp_
         evaluate(run_dir, arms=["p"], paired_only=str(other), steps=2, distribution=False, write=False)
 
 
+def test_arms_are_on_disk_when_a_later_part_fails(run, monkeypatch):
+    """The trained arms are written before the pictures: a failure there loses no training."""
+    from geogen.evaluation import downstream
+
+    run_dir = run[0]
+    (run_dir / "evaluation" / "evaluation.json").unlink(missing_ok=True)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("pictures failed")
+
+    monkeypatch.setattr(downstream, "_pictures", broken)
+    with pytest.raises(RuntimeError, match="pictures failed"):
+        downstream.evaluate(run_dir, arms=["a"], steps=2, batch_size=4, width=4, distribution=False, threads=1)
+    saved = json.loads((run_dir / "evaluation" / "evaluation.json").read_text())
+    assert [p["seed"] for p in saved["arms"]["a"]["per_seed"]] == [0]
+    assert saved["arms"]["b"]["skipped"] == "not asked for (arms setting)"
+
+
 def test_missing_generated_store_is_an_input_error(run, tmp_path):
     from geogen.evaluation.downstream import evaluate
 

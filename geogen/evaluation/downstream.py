@@ -461,6 +461,8 @@ def _evaluate(run: Path, inputs: RunInputs, gen_path: Path, cfg: EvaluationConfi
         arms=arms,
         comparisons=comparisons,
     )
+    if write:  # the arms' hours of training reach the disk before the parts that can still fail
+        atomic_write_json(files.evaluation_json, summary.to_json(), indent=2)
     if cfg.distribution:
         summary.distribution = distribution_quality(inputs, v_gen, s_gen, v_train, s_train, v_test, s_test,
                                                     acq, epochs=cfg.feature_epochs, seed=cfg.seed,
