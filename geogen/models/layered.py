@@ -39,7 +39,9 @@ boundary leakage and adds no error of this layer's.
 
 from __future__ import annotations
 
+import logging
 import math
+import os
 from typing import Literal
 
 import numpy as np
@@ -48,6 +50,8 @@ from torch import nn
 
 from geogen.acquisition import Acquisition
 from geogen.physics.wavelet import ricker
+
+log = logging.getLogger(__name__)
 
 ColumnMode = Literal["path", "midpoint"]
 
@@ -193,37 +197,33 @@ class LayeredResponse(nn.Module):
         u2 = (slowness * slowness)[..., None, None]
         return _csqrt(self.w2_re * u2 - self.kx2, self.w2_im * u2)
 
-    def _reflect(self, above: Complex, below: Complex, response: Complex) -> Complex:
-        """Kennett's step: the response seen from ``above`` of an interface over a medium whose response is given.
-
-        ``(r + P) / (1 + r P)`` with ``r = (a - b) / (a + b)``, written as one division:
-        ``((a - b) + (a + b) P) / ((a + b) + (a - b) P)``.
-        """
-        diff, total = _csub(above, below), _cadd(above, below)
-        return _cdiv(_cadd(diff, _cmul(total, response)), _cadd(total, _cmul(diff, response)))
-
     def _down(self, source: torch.Tensor, layers: torch.Tensor, thickness: torch.Tensor) -> Complex:
         """Reflection response of the layers below the source row, at the row's bottom, seen from it."""
         kz_below = self._kz(layers[:, -1])
         response = (torch.zeros_like(kz_below[0]), torch.zeros_like(kz_below[0]))
+        step = _kennett_step()
+        # from the half-space up (nothing comes back from below it: the response starts at zero, so carrying
+        # it through the half-space's thickness changes nothing)
         for k in range(layers.shape[1] - 1, -1, -1):
-            kz_above = self._kz(source if k == 0 else layers[:, k - 1])
-            if k < layers.shape[1] - 1:  # the last layer is the half-space: nothing comes back from below it
-                response = _cmul(response, _cexp_i(kz_below, 2.0 * thickness[:, k, None, None]))
-            response = self._reflect(kz_above, kz_below, response)
-            kz_below = kz_above
+            above = source if k == 0 else layers[:, k - 1]
+            *kz_below, r_re, r_im = step(*kz_below, *response, above, 2.0 * thickness[:, k], *self._grid)
+            response = (r_re, r_im)
         return response
 
     def _up(self, rows: torch.Tensor) -> Complex:
         """Reflection response of the rows above the source row (rows ``0 .. source``), at its top, seen from it."""
-        first = self._kz(rows[:, 0])
-        response = (torch.zeros_like(first[0]), torch.zeros_like(first[0]))
+        kz_above = self._kz(rows[:, 0])
+        response = (torch.zeros_like(kz_above[0]), torch.zeros_like(kz_above[0]))
+        step = _kennett_step()
+        two_dz = torch.full_like(rows[:, 0], 2.0 * self.dz)
         for j in range(1, rows.shape[1]):
-            kz_above, kz_here = self._kz(rows[:, j - 1]), self._kz(rows[:, j])
-            if j > 1:
-                response = _cmul(response, _cexp_i(kz_above, 2.0 * self.dz))
-            response = self._reflect(kz_here, kz_above, response)
+            *kz_above, r_re, r_im = step(*kz_above, *response, rows[:, j], two_dz, *self._grid)
+            response = (r_re, r_im)
         return response
+
+    @property
+    def _grid(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.w2_re, self.w2_im, self.kx2
 
     def _field(self, slowness: torch.Tensor, layers: torch.Tensor, thickness: torch.Tensor,
                top: torch.Tensor) -> Complex:
@@ -306,6 +306,61 @@ def _anchor_plan(n_sources: int, n_receivers: int, stride: int) -> tuple[np.ndar
 Complex = tuple[torch.Tensor, torch.Tensor]
 
 
+def kennett_step(kz_re: torch.Tensor, kz_im: torch.Tensor, r_re: torch.Tensor, r_im: torch.Tensor,
+                 slowness_from: torch.Tensor, two_thickness: torch.Tensor, w2_re: torch.Tensor,
+                 w2_im: torch.Tensor, kx2: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """One step of Kennett's recursion, for columns ``(C,)`` at every cell ``(C, F, K)``.
+
+    ``R`` is the reflection response seen from inside a layer of vertical wavenumber ``kz``
+    (at its far side); it is carried across the layer (``exp(2 i kz h)``) and seen through
+    the interface from the next medium, of slowness ``slowness_from`` (the layer above in
+    ``_down``, the row below in ``_up``): ``(r + R) / (1 + r R)`` with ``r = (a - b) / (a + b)``,
+    written as one division.  Returns the next medium's ``kz`` (the following step's) and the
+    new response, as real and imaginary parts.  One function so that it compiles into one
+    fused loop: eagerly its ~40 elementwise operations stream every cell through memory
+    ~40 times per layer.
+    """
+    u2 = (slowness_from * slowness_from)[:, None, None]
+    above = _csqrt(w2_re * u2 - kx2, w2_im * u2)
+    below = (kz_re, kz_im)
+    response = _cmul((r_re, r_im), _cexp_i(below, two_thickness[:, None, None]))
+    diff, total = _csub(above, below), _cadd(above, below)
+    r = _cdiv(_cadd(diff, _cmul(total, response)), _cadd(total, _cmul(diff, response)))
+    return above[0], above[1], r[0], r[1]
+
+
+_STEP: list = []
+
+
+def _kennett_step():
+    """:func:`kennett_step`, compiled by torch inductor into one vectorised loop (7-8 x faster on a 2-core
+    CPU) unless ``GEOGEN_COMPILE=0`` or compiling fails here (no C compiler, an unsupported platform):
+    then the same function runs eagerly, with one warning."""
+    if not _STEP:
+        if os.environ.get("GEOGEN_COMPILE", "1") == "0":
+            _STEP.append(kennett_step)
+        else:
+            _STEP.append(_CompiledOrEager(torch.compile(kennett_step, dynamic=True)))
+    return _STEP[0]
+
+
+class _CompiledOrEager:
+    """Calls the compiled step; on its first failure warns once and runs eagerly from then on."""
+
+    def __init__(self, compiled) -> None:
+        self.compiled = compiled
+
+    def __call__(self, *args: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        if self.compiled is not None:
+            try:
+                return self.compiled(*args)
+            except Exception as exc:  # noqa: BLE001 - any compiler failure: the eager path is the same maths
+                log.warning("layered prior: torch.compile failed (%s); running eagerly (slower, same result)",
+                            str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+                self.compiled = None
+        return kennett_step(*args)
+
+
 def _cadd(x: Complex, y: Complex) -> Complex:
     return x[0] + y[0], x[1] + y[1]
 
@@ -328,9 +383,20 @@ def _cdiv(x: Complex, y: Complex) -> Complex:
 
 
 def _csqrt(re: torch.Tensor, im: torch.Tensor) -> Complex:
-    """Principal square root of ``re + i im`` for ``im >= 0`` (so the root has Im >= 0)."""
-    modulus = torch.hypot(re, im)
-    return torch.sqrt((modulus + re).clamp_(min=0.0) * 0.5), torch.sqrt((modulus - re).clamp_(min=0.0) * 0.5)
+    """Principal square root of ``re + i im`` for ``im >= 0`` (so the root has Im >= 0).
+
+    The larger part is ``sqrt((|z| + |re|) / 2)`` and the smaller ``im / (2 x larger)``: the
+    textbook ``sqrt((|z| - re) / 2)`` cancels catastrophically where ``im << re`` (a propagating
+    wave at a slightly complex frequency), which in float32 lost most digits of the damping
+    that ``exp(sigma t)`` later undoes.  The modulus is ``sqrt(re**2 + im**2)``, not ``hypot``,
+    which inductor does not vectorise; the values (squared wavenumbers, 1e-8 to 1e-1 per
+    m**2) are far from overflow.
+    """
+    modulus = torch.sqrt(re * re + im * im)
+    large = torch.sqrt((modulus + re.abs()) * 0.5)
+    small = im / (2.0 * large).clamp(min=1e-30)
+    positive = re >= 0
+    return torch.where(positive, large, small), torch.where(positive, small, large)
 
 
 def _cexp_i(kz: Complex, distance: torch.Tensor | float) -> Complex:

@@ -50,11 +50,16 @@ class DirectWaves(nn.Module):
         n = records.shape[0]
         x = ((velocity.double() - first) / step).clamp(1.0, n - 2.0 - 1e-9)
         i = torch.floor(x).long()
-        t = (x - i).float()[:, None, None, None]
-        # Catmull-Rom weights of the samples i-1, i, i+1, i+2
+        t = (x - i).float()[:, None]
+        # Catmull-Rom weights of the samples i-1, i, i+1, i+2, accumulated in place (a sum of four scaled
+        # records allocated and streamed each record ~12 times: 9 ms a map at the openfwi geometry)
         weights = (((-t + 2) * t - 1) * t / 2, ((3 * t - 5) * t * t + 2) / 2, ((-3 * t + 4) * t + 1) * t / 2,
                    (t - 1) * t * t / 2)
-        return sum(w * records[i + k - 1] for k, w in enumerate(weights))
+        flat = records.flatten(1)
+        out = flat[i - 1] * weights[0]
+        for k in (1, 2, 3):
+            out.addcmul_(flat[i + k - 1], weights[k])
+        return out.view(-1, *records.shape[1:])
 
 
 class LayeredPrior(nn.Module):
