@@ -131,7 +131,7 @@ def test_layered_net_starts_exactly_at_the_prior():
 
 
 def test_the_compiled_recursion_step_is_the_eager_one():
-    from geogen.models.layered import _kennett_step, kennett_step
+    from geogen.models.layered import _fused, kennett_step
 
     g = torch.Generator().manual_seed(0)
     c, f, k = 3, 5, 7
@@ -139,7 +139,7 @@ def test_the_compiled_recursion_step_is_the_eager_one():
     response = (torch.rand(c, f, k, generator=g) - 0.5, torch.rand(c, f, k, generator=g) - 0.5)
     grid = (torch.rand(f, 1, generator=g) * 6e4, torch.rand(f, 1, generator=g) * 100, torch.rand(k, generator=g) * 0.04)
     args = (*kz, *response, torch.full((c,), 1 / 2500.0), torch.full((c,), 40.0), *grid)
-    for ours, eager in zip(_kennett_step()(*args), kennett_step(*args)):
+    for ours, eager in zip(_fused(kennett_step)(*args), kennett_step(*args)):
         torch.testing.assert_close(ours, eager, rtol=1e-5, atol=1e-6)
 
 
@@ -149,7 +149,7 @@ def test_a_failing_compiler_falls_back_to_the_same_maths(caplog):
     def broken(*args):
         raise RuntimeError("no C compiler here\nlong trace")
 
-    step = _CompiledOrEager(broken)
+    step = _CompiledOrEager(broken, kennett_step)
     c, f, k = 2, 3, 4
     args = (torch.ones(c, f, k) * 0.01, torch.zeros(c, f, k), torch.zeros(c, f, k), torch.zeros(c, f, k),
             torch.full((c,), 1 / 2000.0), torch.full((c,), 20.0), torch.ones(f, 1), torch.zeros(f, 1), torch.zeros(k))

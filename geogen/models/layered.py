@@ -194,14 +194,13 @@ class LayeredResponse(nn.Module):
         Complex arithmetic is spelled out in float32 pairs throughout: torch's complex
         square root and exponential are not vectorised on the CPU and cost 4-5 x more.
         """
-        u2 = (slowness * slowness)[..., None, None]
-        return _csqrt(self.w2_re * u2 - self.kx2, self.w2_im * u2)
+        return _kz_of(slowness, *self._grid)
 
     def _down(self, source: torch.Tensor, layers: torch.Tensor, thickness: torch.Tensor) -> Complex:
         """Reflection response of the layers below the source row, at the row's bottom, seen from it."""
         kz_below = self._kz(layers[:, -1])
         response = (torch.zeros_like(kz_below[0]), torch.zeros_like(kz_below[0]))
-        step = _kennett_step()
+        step = _fused(kennett_step)
         # from the half-space up (nothing comes back from below it: the response starts at zero, so carrying
         # it through the half-space's thickness changes nothing)
         for k in range(layers.shape[1] - 1, -1, -1):
@@ -214,7 +213,7 @@ class LayeredResponse(nn.Module):
         """Reflection response of the rows above the source row (rows ``0 .. source``), at its top, seen from it."""
         kz_above = self._kz(rows[:, 0])
         response = (torch.zeros_like(kz_above[0]), torch.zeros_like(kz_above[0]))
-        step = _kennett_step()
+        step = _fused(kennett_step)
         two_dz = torch.full_like(rows[:, 0], 2.0 * self.dz)
         for j in range(1, rows.shape[1]):
             *kz_above, r_re, r_im = step(*kz_above, *response, rows[:, j], two_dz, *self._grid)
@@ -230,16 +229,12 @@ class LayeredResponse(nn.Module):
         """The f-k response ``(C, F, K)`` of columns ``(C, nz)`` (their layers below the source row given)."""
         js = self.source_row
         source = slowness[:, js]
-        kz_s = self._kz(source)
-        down = _cmul(self._down(source, layers, thickness),
-                     _cexp_i(kz_s, 2.0 * ((js + 0.5) * self.dz - self.source_depth)))
-        up = self._up(slowness[:, : js + 1])
-        if js >= 1:
-            up = _cmul(up, _cexp_i(kz_s, 2.0 * (self.source_depth - (js - 0.5) * self.dz)))
-        # s (1 + Ru)(1 + Rd) / (1 - Ru Rd) - s0: s = i / (2 kz) in the source row, s0 in the top-row medium
-        loop = _cmul(up, down)
-        ratio = _cdiv(_cmul(_cadd1(up), _cadd1(down)), (1.0 - loop[0], -loop[1]))
-        return _csub(_ci_half_over(kz_s, ratio), _ci_half_over(self._kz(top), None))
+        down = self._down(source, layers, thickness)
+        up = self._up(slowness[:, : js + 1])  # zero when the source is in the top row
+        to_bottom = 2.0 * ((js + 0.5) * self.dz - self.source_depth)
+        to_top = 2.0 * (self.source_depth - (js - 0.5) * self.dz) if js >= 1 else 0.0
+        r_re, r_im = _fused(source_field)(*down, *up, source, top, to_bottom, to_top, *self._grid)
+        return r_re, r_im
 
     @torch.no_grad()
     def forward(self, velocity: torch.Tensor, *, chunk: int = 256) -> torch.Tensor:
@@ -320,8 +315,7 @@ def kennett_step(kz_re: torch.Tensor, kz_im: torch.Tensor, r_re: torch.Tensor, r
     fused loop: eagerly its ~40 elementwise operations stream every cell through memory
     ~40 times per layer.
     """
-    u2 = (slowness_from * slowness_from)[:, None, None]
-    above = _csqrt(w2_re * u2 - kx2, w2_im * u2)
+    above = _kz_of(slowness_from, w2_re, w2_im, kx2)
     below = (kz_re, kz_im)
     response = _cmul((r_re, r_im), _cexp_i(below, two_thickness[:, None, None]))
     diff, total = _csub(above, below), _cadd(above, below)
@@ -329,28 +323,51 @@ def kennett_step(kz_re: torch.Tensor, kz_im: torch.Tensor, r_re: torch.Tensor, r
     return above[0], above[1], r[0], r[1]
 
 
-_STEP: list = []
+def source_field(down_re: torch.Tensor, down_im: torch.Tensor, up_re: torch.Tensor, up_im: torch.Tensor,
+                 source: torch.Tensor, top: torch.Tensor, to_bottom: float, to_top: float, w2_re: torch.Tensor,
+                 w2_im: torch.Tensor, kx2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The field at the receivers of a line source in the source row, minus the top-row medium's direct wave.
+
+    ``s (1 + Ru)(1 + Rd) / (1 - Ru Rd) - s0`` with ``s = i / (2 kz)`` in the source row and
+    ``s0`` in the top-row medium; the responses below (``Rd``) and above (``Ru``) are carried
+    from the source row's bottom and top to the source depth (``to_bottom``, ``to_top``: twice
+    the distances).  Compiled like :func:`kennett_step`.
+    """
+    kz_s = _kz_of(source, w2_re, w2_im, kx2)
+    down = _cmul((down_re, down_im), _cexp_i(kz_s, to_bottom))
+    up = _cmul((up_re, up_im), _cexp_i(kz_s, to_top))
+    loop = _cmul(up, down)
+    ratio = _cdiv(_cmul(_cadd1(up), _cadd1(down)), (1.0 - loop[0], -loop[1]))
+    return _csub(_ci_half_over(kz_s, ratio), _ci_half_over(_kz_of(top, w2_re, w2_im, kx2), None))
 
 
-def _kennett_step():
-    """:func:`kennett_step`, compiled by torch inductor into one vectorised loop (7-8 x faster on a 2-core
-    CPU) unless ``GEOGEN_COMPILE=0`` or compiling fails here (no C compiler, an unsupported platform):
-    then the same function runs eagerly, with one warning."""
-    if not _STEP:
-        if os.environ.get("GEOGEN_COMPILE", "1") == "0":
-            _STEP.append(kennett_step)
-        else:
-            _STEP.append(_CompiledOrEager(torch.compile(kennett_step, dynamic=True)))
-    return _STEP[0]
+def _kz_of(slowness: torch.Tensor, w2_re: torch.Tensor, w2_im: torch.Tensor, kx2: torch.Tensor) -> Complex:
+    """Vertical wavenumbers ``(C, F, K)`` for slownesses ``(C,)``, the root with Im >= 0."""
+    u2 = (slowness * slowness)[:, None, None]
+    return _csqrt(w2_re * u2 - kx2, w2_im * u2)
+
+
+_FUSED: dict = {}
+
+
+def _fused(fn):
+    """``fn`` compiled by torch inductor into one vectorised loop (7-8 x faster on a 2-core CPU than eager
+    torch, which streams every cell through memory once per operation) unless ``GEOGEN_COMPILE=0`` or
+    compiling fails here (no C compiler, an unsupported platform): then ``fn`` runs eagerly, with one
+    warning.  Compiled code is cached in the temp dir, like Devito's operators."""
+    if fn not in _FUSED:
+        eager = os.environ.get("GEOGEN_COMPILE", "1") == "0"
+        _FUSED[fn] = fn if eager else _CompiledOrEager(torch.compile(fn, dynamic=True), fn)
+    return _FUSED[fn]
 
 
 class _CompiledOrEager:
-    """Calls the compiled step; on its first failure warns once and runs eagerly from then on."""
+    """Calls the compiled function; on its first failure warns once and runs eagerly from then on."""
 
-    def __init__(self, compiled) -> None:
-        self.compiled = compiled
+    def __init__(self, compiled, eager) -> None:
+        self.compiled, self.eager = compiled, eager
 
-    def __call__(self, *args: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def __call__(self, *args: torch.Tensor | float) -> tuple[torch.Tensor, ...]:
         if self.compiled is not None:
             try:
                 return self.compiled(*args)
@@ -358,7 +375,7 @@ class _CompiledOrEager:
                 log.warning("layered prior: torch.compile failed (%s); running eagerly (slower, same result)",
                             str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
                 self.compiled = None
-        return kennett_step(*args)
+        return self.eager(*args)
 
 
 def _cadd(x: Complex, y: Complex) -> Complex:
