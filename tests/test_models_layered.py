@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -160,3 +162,13 @@ def test_a_failing_compiler_falls_back_to_the_same_maths(caplog):
         torch.testing.assert_close(b, e)
     assert [r.message for r in caplog.records].count(
         "layered prior: torch.compile failed (no C compiler here); running eagerly (slower, same result)") == 1
+
+
+def test_only_large_calls_pay_for_compiling():
+    from geogen.models.layered import _CompiledOrEager, kennett_step
+
+    small, large = LayeredResponse(SMALL), LayeredResponse(Acquisition.preset("openfwi"))
+    assert small._kernel(kennett_step, 256) is kennett_step  # 0.3 M cells: eager
+    if os.environ.get("GEOGEN_COMPILE", "1") != "0":
+        assert isinstance(large._kernel(kennett_step, 256), _CompiledOrEager)  # 1.7 M cells
+    assert large._kernel(kennett_step, 8) is kennett_step

@@ -200,7 +200,7 @@ class LayeredResponse(nn.Module):
         """Reflection response of the layers below the source row, at the row's bottom, seen from it."""
         kz_below = self._kz(layers[:, -1])
         response = (torch.zeros_like(kz_below[0]), torch.zeros_like(kz_below[0]))
-        step = _fused(kennett_step)
+        step = self._kernel(kennett_step, source.numel())
         # from the half-space up (nothing comes back from below it: the response starts at zero, so carrying
         # it through the half-space's thickness changes nothing)
         for k in range(layers.shape[1] - 1, -1, -1):
@@ -213,12 +213,21 @@ class LayeredResponse(nn.Module):
         """Reflection response of the rows above the source row (rows ``0 .. source``), at its top, seen from it."""
         kz_above = self._kz(rows[:, 0])
         response = (torch.zeros_like(kz_above[0]), torch.zeros_like(kz_above[0]))
-        step = _fused(kennett_step)
+        step = self._kernel(kennett_step, rows.shape[0])
         two_dz = torch.full_like(rows[:, 0], 2.0 * self.dz)
         for j in range(1, rows.shape[1]):
             *kz_above, r_re, r_im = step(*kz_above, *response, rows[:, j], two_dz, *self._grid)
             response = (r_re, r_im)
         return response
+
+    #: cells (columns x frequencies x wavenumbers) of a call from which the compiled kernels run: below it
+    #: eager torch is fast enough (the small preset's 256-column chunks: 0.3 M cells) and compiling (10-25 s
+    #: the first time on a machine, 3-7 s per process after) would cost more than it saves
+    COMPILE_FROM_CELLS = 1 << 20
+
+    def _kernel(self, fn, columns: int):
+        """``fn`` compiled for calls of at least ``COMPILE_FROM_CELLS`` cells, else ``fn`` itself."""
+        return _fused(fn) if columns * self.w2_re.numel() * self.kx2.numel() >= self.COMPILE_FROM_CELLS else fn
 
     @property
     def _grid(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -233,7 +242,8 @@ class LayeredResponse(nn.Module):
         up = self._up(slowness[:, : js + 1])  # zero when the source is in the top row
         to_bottom = 2.0 * ((js + 0.5) * self.dz - self.source_depth)
         to_top = 2.0 * (self.source_depth - (js - 0.5) * self.dz) if js >= 1 else 0.0
-        r_re, r_im = _fused(source_field)(*down, *up, source, top, to_bottom, to_top, *self._grid)
+        r_re, r_im = self._kernel(source_field, source.numel())(*down, *up, source, top, to_bottom, to_top,
+                                                               *self._grid)
         return r_re, r_im
 
     @torch.no_grad()
