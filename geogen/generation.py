@@ -12,9 +12,11 @@ generate`` builds it from its options, the workflow's ``generation`` section is 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
 from pydantic import Field
 
 from geogen.errors import InputError
@@ -64,18 +66,24 @@ def generate(
     ``settings`` (``steps``, ``sampler``, ``seed``, ``batch_size``) override fields of ``config``.
     """
     from geogen.data.datasets import pairs_dataset
-    from geogen.data.store import write_store
+    from geogen.data.store import open_store, write_store_parts
     from geogen.models.ubdiff import UBDiff
 
     if n < 1:
         raise InputError(f"n = {n}: ask for at least one pair", setting="n")
     cfg = sampling_config(config, **settings)
     model = UBDiff.load(run_dir, device=device)
-    velocity, seismic = model.sample(n, steps=cfg.steps, sampler=cfg.sampler, seed=cfg.seed, batch_size=cfg.batch_size)
-    ds = pairs_dataset(velocity, seismic, model.acquisition, origin="generated",
-                       attrs={"checkpoint": str(Path(model.checkpoint).resolve()), "sampler": cfg.sampler,
-                              "steps": int(cfg.steps), "seed": int(cfg.seed),
-                              "seismic_decoder": model.config.seismic_decoder})
+    attrs = {"checkpoint": str(Path(model.checkpoint).resolve()), "sampler": cfg.sampler, "steps": int(cfg.steps),
+             "seed": int(cfg.seed), "seismic_decoder": model.config.seismic_decoder}
+    batches = model.sample_batches(n, steps=cfg.steps, sampler=cfg.sampler, seed=cfg.seed, batch_size=cfg.batch_size)
+
+    def parts() -> Iterator[xr.Dataset]:  # each batch is written away before the next is drawn
+        start = 0
+        for velocity, seismic in batches:
+            yield pairs_dataset(velocity, seismic, model.acquisition, origin="generated", attrs=attrs,
+                                sample=np.arange(start, start + len(velocity), dtype=np.int64))
+            start += len(velocity)
+
     chunks = {"velocity": {"sample": 64}, "seismic": {"sample": 4}}
-    write_store(ds, out, kind="pairs", chunks=chunks)
-    return ds
+    write_store_parts(parts(), out, kind="pairs", chunks=chunks)
+    return open_store(out, kind="pairs")

@@ -101,6 +101,35 @@ def test_generate_writes_a_generated_pairs_store(run: Path, tmp_path: Path) -> N
     np.testing.assert_array_equal(back.velocity.values, ds.velocity.values)
 
 
+def test_generate_streams_batches_into_the_same_pairs_as_sampling_at_once(run: Path, tmp_path: Path) -> None:
+    """Batches of 3 (not a multiple of the store's 4-sample seismic chunks) are appended as they are drawn;
+    the store holds exactly what one call of sample() returns, sample coordinates 0..n-1."""
+    out = tmp_path / "streamed.zarr"
+    generate(run, 7, out, steps=6, seed=2, batch_size=3)
+    back = open_store(out, kind="pairs")
+    v, s = UBDiff.load(run).sample(7, steps=6, seed=2, batch_size=7)
+    np.testing.assert_array_equal(back["sample"].values, np.arange(7))
+    np.testing.assert_allclose(back.velocity.values, v, rtol=1e-5, atol=1e-3)
+    np.testing.assert_allclose(back.seismic.values, s, rtol=1e-4, atol=1e-4 * float(np.abs(s).max()))
+
+
+def test_a_failure_while_generating_leaves_no_store(run: Path, tmp_path: Path, monkeypatch) -> None:
+    out = tmp_path / "broken.zarr"
+    original = UBDiff.decode
+    calls = []
+
+    def failing_second_batch(self, latents, **kw):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("out of memory in the second batch")
+        return original(self, latents, **kw)
+
+    monkeypatch.setattr(UBDiff, "decode", failing_second_batch)
+    with pytest.raises(RuntimeError, match="second batch"):
+        generate(run, 6, out, steps=3, seed=0, batch_size=3)
+    assert not out.exists() and not any(p.name.startswith(out.name) for p in tmp_path.iterdir())
+
+
 def test_cli_generate_and_its_errors(run: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "cli.zarr"
     with pytest.raises(SystemExit) as exit_info:

@@ -248,10 +248,19 @@ class UBDiff:
         """The autoencoder path, velocity m/s -> encoder -> seismic decoder -> seismic (physical)."""
         return self.autoencode(velocity_mps, batch_size=batch_size)[1]
 
-    @torch.no_grad()
     def sample(self, n: int, *, steps: int = 50, sampler: str = "ddim", seed: int = 0,
                batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
         """``n`` new pairs (velocity m/s, seismic physical) from the EMA denoiser, reproducible from ``seed``."""
+        vel, seis = zip(*self.sample_batches(n, steps=steps, sampler=sampler, seed=seed, batch_size=batch_size))
+        if len(vel) == 1:
+            return vel[0], seis[0]
+        return np.concatenate(vel), np.concatenate(seis)
+
+    @torch.no_grad()
+    def sample_batches(self, n: int, *, steps: int = 50, sampler: str = "ddim", seed: int = 0,
+                       batch_size: int = 64) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """:meth:`sample`, one batch of ``batch_size`` pairs at a time (the same pairs: sample ``i`` draws its noise
+        from seed ``seed * 1_000_003 + i`` whatever the batching), so that a caller can write each batch away."""
         if self.denoiser is None:
             raise InputError("has no diffusion stage; finish training (stage 'diffusion') before sampling",
                              path=self.checkpoint)
@@ -259,18 +268,17 @@ class UBDiff:
             raise InputError(f"n = {n}: ask for at least one sample")
         if sampler not in ("ddim", "ancestral"):
             raise InputError(f"sampler {sampler!r}: choose ddim or ancestral")
+        return self._batches_of_samples(n, steps, sampler, seed, batch_size)
+
+    @torch.no_grad()
+    def _batches_of_samples(self, n: int, steps: int, sampler: str, seed: int,
+                            batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         mean, std = self.latent_mean, self.latent_std
         clip = ((-1 - mean) / std, (1 - mean) / std)
-        vel, seis = [], []
         for start in range(0, n, batch_size):
             idx = range(start, min(n, start + batch_size))
             gens = [torch.Generator().manual_seed(int(seed) * 1_000_003 + i) for i in idx]
             x = sample_latents(self.denoiser, self.schedule, gens, self.config.latent_dim, steps=steps,
                                sampler=sampler, objective=self.objective, clip=clip, device=self.device)
             z = (x * std + mean).clamp(-1, 1)
-            v, s = self.decode(z.cpu().numpy(), batch_size=batch_size)
-            vel.append(v)
-            seis.append(s)
-        if len(vel) == 1:
-            return vel[0], seis[0]
-        return np.concatenate(vel), np.concatenate(seis)
+            yield self.decode(z.cpu().numpy(), batch_size=batch_size)
