@@ -189,7 +189,7 @@ class LayeredResponse(nn.Module):
             self.register_buffer(name, value, persistent=False)
 
     def _kz(self, slowness: torch.Tensor) -> Complex:
-        """Vertical wavenumbers ``(..., F, K)`` for slownesses ``(...)``: the root with Im >= 0, as (re, im).
+        """Vertical wavenumbers ``(C, F, K)`` for slownesses ``(C,)``: the root with Im >= 0, as (re, im).
 
         Complex arithmetic is spelled out in float32 pairs throughout: torch's complex
         square root and exponential are not vectorised on the CPU and cost 4-5 x more.
