@@ -158,10 +158,10 @@ def write_store_parts(
     """Write datasets produced one after another as one store, appended ``along`` a dimension, atomically.
 
     For results too large to hold at once (generated pairs: 1.4 MB each at the openfwi
-    geometry): memory stays one part, and each part is compressed while the next is being
-    made.  The store appears only when every part is written; a failure leaves ``target``
-    as it was.  Chunks along ``along`` should divide the parts' length (a chunk that spans
-    two parts is written twice).
+    geometry): memory stays one part, each written before the next is made.  The store
+    appears only when every part is written; a failure leaves ``target`` as it was.  Chunks
+    along ``along`` should divide the parts' length (a chunk that spans two parts is
+    written twice).
     """
     if kind not in KINDS:
         raise ValueError(f"unknown store kind {kind!r}")
