@@ -134,23 +134,15 @@ def write_store(
     chunks: dict[str, dict[str, int]] | None = None,
     overwrite: bool = True,
 ) -> Path:
-    """Write ``ds`` as a compressed Zarr v3 store at ``target``, atomically."""
-    if kind is not None:
-        if kind not in KINDS:
-            raise ValueError(f"unknown store kind {kind!r}")
-        ds = ds.assign_attrs(geogen_kind=kind)
-    if "geogen_kind" not in ds.attrs:
-        raise ValueError("a store needs a geogen_kind attribute")
-    with atomic_path(target, overwrite=overwrite) as tmp:  # consolidates before the rename
-        ds.to_zarr(tmp, mode="w", zarr_format=3, consolidated=False, encoding=encoding_for(ds, chunks))
-    return Path(target)
+    """Write ``ds`` as a compressed Zarr v3 store at ``target``, atomically (``kind``: else ds's ``geogen_kind``)."""
+    return write_store_parts([ds], target, kind=kind, chunks=chunks, overwrite=overwrite)
 
 
 def write_store_parts(
     parts: Iterable[xr.Dataset],
     target: str | os.PathLike[str],
     *,
-    kind: str,
+    kind: str | None = None,
     chunks: dict[str, dict[str, int]] | None = None,
     overwrite: bool = True,
     along: str = "sample",
@@ -161,15 +153,18 @@ def write_store_parts(
     geometry): memory stays one part, each written before the next is made.  The store
     appears only when every part is written; a failure leaves ``target`` as it was.  Chunks
     along ``along`` should divide the parts' length (a chunk that spans two parts is
-    written twice).
+    written twice).  ``kind`` sets ``geogen_kind``; without it the first part must carry one.
     """
-    if kind not in KINDS:
+    if kind is not None and kind not in KINDS:
         raise ValueError(f"unknown store kind {kind!r}")
-    with atomic_path(target, overwrite=overwrite) as tmp:
+    with atomic_path(target, overwrite=overwrite) as tmp:  # consolidates before the rename
         first = True
         for part in parts:
-            part = part.assign_attrs(geogen_kind=kind)
+            if kind is not None:
+                part = part.assign_attrs(geogen_kind=kind)
             if first:
+                if "geogen_kind" not in part.attrs:
+                    raise ValueError("a store needs a geogen_kind attribute")
                 part.to_zarr(tmp, mode="w", zarr_format=3, consolidated=False, encoding=encoding_for(part, chunks))
                 first = False
             else:

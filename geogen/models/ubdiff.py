@@ -256,7 +256,6 @@ class UBDiff:
             return vel[0], seis[0]
         return np.concatenate(vel), np.concatenate(seis)
 
-    @torch.no_grad()
     def sample_batches(self, n: int, *, steps: int = 50, sampler: str = "ddim", seed: int = 0,
                        batch_size: int = 64) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """:meth:`sample`, one batch of ``batch_size`` pairs at a time (the same pairs: sample ``i`` draws its noise
