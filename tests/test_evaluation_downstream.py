@@ -306,6 +306,50 @@ def test_seeds_give_means_spreads_and_per_seed_figures(stores):
     assert " ± " in (run_dir / "evaluation" / "report.md").read_text()
 
 
+def test_a_training_with_the_same_inputs_and_settings_is_not_repeated(stores, monkeypatch):
+    """Adding an arm to an evaluation trains only the new arm; changed settings or a damaged file train again."""
+    from geogen.evaluation import downstream
+    from geogen.evaluation.run_inputs import RunInputs
+
+    root, acq, _ = stores
+    run_dir, _ = run_dir_with(root, "run_fits", validation=0.25, test=0.25)
+    _, v, s = downstream.simulated_extra(RunInputs.locate(run_dir), acq, 3, seed=2, workers=1, scheduler=None,
+                                         cache=None)
+    write_store(pairs_dataset(v, s, acq, origin="generated"), run_dir / "generated.zarr")
+    trained: list[str] = []
+    real_training = downstream.train_inversionnet
+
+    def counted(*args, **kwargs):
+        trained.append(kwargs["description"])
+        return real_training(*args, **kwargs)
+
+    monkeypatch.setattr(downstream, "train_inversionnet", counted)
+    common = dict(steps=4, eval_every=2, batch_size=4, width=4, seeds=2, distribution=False, pictures=False,
+                  threads=1)
+    first = downstream.evaluate(run_dir, arms=["a"], **common)
+    assert len(trained) == 2 and len(list((run_dir / "evaluation" / "fits").glob("*.json"))) == 2
+    second = downstream.evaluate(run_dir, arms=["a", "b"], **common)
+    assert trained[2:] == ["InversionNet (b) real + generated seed 0", "InversionNet (b) real + generated seed 1"]
+    a_first, a_second = first["arms"]["a"], second["arms"]["a"]
+    for before, after in zip(a_first["per_seed"], a_second["per_seed"]):
+        assert after["reused"].endswith(".json") and "reused" not in before
+        assert {k: v for k, v in after.items() if k != "reused"} == before
+    assert all("reused" not in seed for seed in second["arms"]["b"]["per_seed"])
+    b_vs_a = second["comparisons"]["b_vs_a"]["mae_difference"]
+    assert b_vs_a == pytest.approx(a_second["mae"] - second["arms"]["b"]["mae"])
+    # a setting the figures depend on changes the key
+    downstream.evaluate(run_dir, arms=["a"], **{**common, "steps": 6})
+    assert len(trained) == 6
+    # a damaged file is trained again (and rewritten), never trusted
+    for kept in (run_dir / "evaluation" / "fits").glob("*.json"):
+        kept.write_text("{not json")
+    third = downstream.evaluate(run_dir, arms=["a"], **common)
+    assert len(trained) == 8 and third["arms"]["a"]["mae"] == pytest.approx(a_first["mae"])
+    # write=False neither reads nor writes kept trainings
+    downstream.evaluate(run_dir, arms=["a"], write=False, **common)
+    assert len(trained) == 10
+
+
 # ------------------------------------------------------------------- workflow stage
 def _workflow(tmp_path, *extra: str):
     from geogen.workflow.runner import Workflow

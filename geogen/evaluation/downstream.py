@@ -27,6 +27,7 @@ pairs and draws the report's pictures.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -294,6 +295,44 @@ def paired_only_extra(source: PathLike, inputs: RunInputs, gen_ds: Any, acquisit
     return pairs, f"{run} (sampled here: {n} pairs, {sampler} {steps} steps, seed {seed})"
 
 
+# ------------------------------------------------------------------------ trainings kept by what they depend on
+def fit_key(arrays: Sequence[np.ndarray], cfg: EvaluationConfig, seed: int, device: torch.device,
+            validated: bool) -> str:
+    """The hash of everything one InversionNet training's figures depend on.
+
+    ``arrays`` are the training, validation and test arrays (already scaled, so the
+    normalisation is in them); then the settings that change the optimisation, the seed,
+    the device and thread count (the order of float sums) and the torch and geogen
+    versions.  Two evaluations that would train and score the same network bit for bit
+    share the key, so adding an arm to an evaluation retrains none it has trained before.
+    Delete ``evaluation/fits`` to train everything again.
+    """
+    from geogen import __version__
+
+    digest = hashlib.blake2b(digest_size=16)
+    for array in arrays:
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(memoryview(array).cast("B"))
+    settings = {"steps": cfg.steps, "batch_size": cfg.batch_size, "width": cfg.width, "lr": cfg.lr,
+                "weight_decay": cfg.weight_decay, "eval_every": cfg.check_every if validated else None,
+                "seed": seed, "device": device.type, "threads": torch.get_num_threads(), "torch": torch.__version__,
+                "geogen": __version__}
+    digest.update(json.dumps(settings, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def load_fit(path: Path | None) -> tuple[SeedResult, list[float]] | None:
+    """A kept training's figures and loss curve, or None (no file, or one that cannot be read: train again)."""
+    if path is None or not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+        return SeedResult.model_validate(data["result"]), [float(v) for v in data["curve"]]
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 def _check_same_held_out(other_run: Path, inputs: RunInputs) -> None:
     other = RunInputs.locate(other_run)
     for part in ("validation", "test"):
@@ -428,17 +467,20 @@ def _evaluate(run: Path, inputs: RunInputs, gen_path: Path, cfg: EvaluationConfi
         y, x = scaling.scale_pairs(np.concatenate([v_train, v_extra]), np.concatenate([s_train, s_extra]))
         per_seed: list[SeedResult] = []
         for k in seed_list:
-            t0 = time.perf_counter()
-            fit = train_inversionnet(x, y, acq, steps=cfg.steps, batch_size=cfg.batch_size, width=cfg.width,
-                                     lr=cfg.lr, weight_decay=cfg.weight_decay, seed=k, device=dev,
-                                     validation=validation, eval_every=cfg.check_every,
-                                     description=f"InversionNet {arm.label} seed {k}")
-            per_seed.append(SeedResult(seed=k, **score(fit.net, test_x, test_y, device=dev), best_step=fit.best_step,
-                                       validation_mae=fit.validation_mae,
-                                       final_train_l1=float(np.mean(fit.curve[-20:])),
-                                       train_s=time.perf_counter() - t0))
+            kept = files.evaluation_fit(fit_key((x, y, *(validation or ()), test_x, test_y), cfg, k, dev,
+                                                  validated=validation is not None)) if write else None
+            done = load_fit(kept)
+            if done is None:
+                done = _train_and_score(x, y, test_x, test_y, acq, cfg, seed=k, device=dev, validation=validation,
+                                        description=f"InversionNet {arm.label} seed {k}")
+                if kept is not None:
+                    kept.parent.mkdir(parents=True, exist_ok=True)
+                    atomic_write_json(kept, {"result": done[0].to_json(), "curve": done[1]})
+            else:
+                done[0].reused = str(kept)
+            per_seed.append(done[0])
             if k == cfg.seed:  # the pictures show the first seed's curves
-                curves[arm.label] = fit.curve
+                curves[arm.label] = done[1]
         results[key] = _arm_result(arm, per_seed, source=sources.get(key), n_train=len(x), n_extra=len(v_extra))
     arms = {key: results.get(key, ArmResult(label=arm.label, skipped=skipped.get(key))) for key, arm in ARMS.items()}
     comparisons = {comparison_name(x, y): c for x, y in COMPARISONS if (c := _compare(results, x, y)) is not None}
@@ -475,6 +517,21 @@ def _evaluate(run: Path, inputs: RunInputs, gen_path: Path, cfg: EvaluationConfi
 
         summary.report = str(write_report(run))
     return summary
+
+
+def _train_and_score(x: np.ndarray, y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray, acq: Acquisition,
+                     cfg: EvaluationConfig, *, seed: int, device: torch.device,
+                     validation: tuple[np.ndarray, np.ndarray] | None, description: str
+                     ) -> tuple[SeedResult, list[float]]:
+    """One seed of one arm: train InversionNet, score it on the test pairs; its figures and loss curve."""
+    t0 = time.perf_counter()
+    fit = train_inversionnet(x, y, acq, steps=cfg.steps, batch_size=cfg.batch_size, width=cfg.width, lr=cfg.lr,
+                             weight_decay=cfg.weight_decay, seed=seed, device=device, validation=validation,
+                             eval_every=cfg.check_every, description=description)
+    result = SeedResult(seed=seed, **score(fit.net, test_x, test_y, device=device), best_step=fit.best_step,
+                        validation_mae=fit.validation_mae, final_train_l1=float(np.mean(fit.curve[-20:])),
+                        train_s=time.perf_counter() - t0)
+    return result, fit.curve
 
 
 def _arm_result(arm: Arm, per_seed: list[SeedResult], *, source: str | None, n_train: int,

@@ -39,6 +39,8 @@ class SeedResult(_Result):
     validation_mae: float | None = None
     final_train_l1: float | None = None
     train_s: float | None = None
+    reused: str | None = Field(None, description="the kept training (evaluation/fits) these figures came from, "
+                                                 "when this evaluation did not train the seed again")
 
 
 class ArmResult(_Result):

@@ -14,7 +14,8 @@ A run directory (made by ``geogen train`` or :func:`geogen.training.train`) hold
     generated.zarr, filtered.zarr  generated pairs, and those that passed the physics filter
     validation.json                the physics check
     plots/, export/                figures; exported files
-    evaluation/                    evaluation.json, report.md, figures, feature spaces
+    evaluation/                    evaluation.json, report.md, figures, feature spaces,
+                                   fits/ (each InversionNet training's figures, by input hash)
     summary.json, summary.md       the run's summary
 
 :class:`RunDir` is the only place these names are spelled.
@@ -271,6 +272,10 @@ class RunDir:
 
     def evaluation_figure(self, name: str) -> Path:
         return self.evaluation / self.EVALUATION_FIGURES[name]
+
+    def evaluation_fit(self, key: str) -> Path:
+        """One InversionNet training's figures, kept under the hash of everything it depends on."""
+        return self.evaluation / "fits" / f"{key}.json"
 
     def evaluation_features(self, modality: str) -> Path:
         """The feature space (a small autoencoder) of ``velocity`` or ``seismic`` for the distribution figures."""
