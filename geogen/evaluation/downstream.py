@@ -296,30 +296,32 @@ def paired_only_extra(source: PathLike, inputs: RunInputs, gen_ds: Any, acquisit
 
 
 # ------------------------------------------------------------------------ trainings kept by what they depend on
-def fit_key(arrays: Sequence[np.ndarray], cfg: EvaluationConfig, seed: int, device: torch.device,
-            validated: bool) -> str:
-    """The hash of everything one InversionNet training's figures depend on.
-
-    ``arrays`` are the training, validation and test arrays (already scaled, so the
-    normalisation is in them); then the settings that change the optimisation, the seed,
-    the device and thread count (the order of float sums) and the torch and geogen
-    versions.  Two evaluations that would train and score the same network bit for bit
-    share the key, so adding an arm to an evaluation retrains none it has trained before.
-    Delete ``evaluation/fits`` to train everything again.
-    """
-    from geogen import __version__
-
+def data_digest(arrays: Sequence[np.ndarray]) -> str:
+    """The hash of an arm's training, validation and test arrays (scaled, so the normalisation is in them)."""
     digest = hashlib.blake2b(digest_size=16)
     for array in arrays:
         array = np.ascontiguousarray(array)
         digest.update(f"{array.dtype.str}{array.shape}".encode())
         digest.update(memoryview(array).cast("B"))
-    settings = {"steps": cfg.steps, "batch_size": cfg.batch_size, "width": cfg.width, "lr": cfg.lr,
+    return digest.hexdigest()
+
+
+def fit_key(data: str, cfg: EvaluationConfig, seed: int, device: torch.device, validated: bool) -> str:
+    """The hash of everything one InversionNet training's figures depend on.
+
+    ``data`` is :func:`data_digest` of its arrays; then the settings that change the
+    optimisation, the seed, the device and thread count (the order of float sums) and the
+    torch and geogen versions.  Two evaluations that would train and score the same network
+    bit for bit share the key, so adding an arm to an evaluation retrains none it has
+    trained before.  Delete ``evaluation/fits`` to train everything again.
+    """
+    from geogen import __version__
+
+    settings = {"data": data, "steps": cfg.steps, "batch_size": cfg.batch_size, "width": cfg.width, "lr": cfg.lr,
                 "weight_decay": cfg.weight_decay, "eval_every": cfg.check_every if validated else None,
                 "seed": seed, "device": device.type, "threads": torch.get_num_threads(), "torch": torch.__version__,
                 "geogen": __version__}
-    digest.update(json.dumps(settings, sort_keys=True).encode())
-    return digest.hexdigest()
+    return hashlib.blake2b(json.dumps(settings, sort_keys=True).encode(), digest_size=16).hexdigest()
 
 
 def load_fit(path: Path | None) -> tuple[SeedResult, list[float]] | None:
@@ -466,9 +468,9 @@ def _evaluate(run: Path, inputs: RunInputs, gen_path: Path, cfg: EvaluationConfi
         arm = ARMS[key]
         y, x = scaling.scale_pairs(np.concatenate([v_train, v_extra]), np.concatenate([s_train, s_extra]))
         per_seed: list[SeedResult] = []
+        data = data_digest((x, y, *(validation or ()), test_x, test_y)) if write else ""
         for k in seed_list:
-            kept = files.evaluation_fit(fit_key((x, y, *(validation or ()), test_x, test_y), cfg, k, dev,
-                                                  validated=validation is not None)) if write else None
+            kept = files.evaluation_fit(fit_key(data, cfg, k, dev, validated=validation is not None)) if write else None
             done = load_fit(kept)
             if done is None:
                 done = _train_and_score(x, y, test_x, test_y, acq, cfg, seed=k, device=dev, validation=validation,
