@@ -311,16 +311,14 @@ def fit_key(data: str, cfg: EvaluationConfig, seed: int, device: torch.device, v
 
     ``data`` is :func:`data_digest` of its arrays; then the settings that change the
     optimisation, the seed, the device and thread count (the order of float sums) and the
-    torch and geogen versions.  Two evaluations that would train and score the same network
-    bit for bit share the key, so adding an arm to an evaluation retrains none it has
-    trained before.  Delete ``evaluation/fits`` to train everything again.
+    torch version.  Two evaluations that would train and score the same network bit for
+    bit share the key, so adding an arm to an evaluation retrains none it has trained
+    before.  Delete ``evaluation/fits`` to train everything again (after a change to
+    InversionNet or to the scores, say).
     """
-    from geogen import __version__
-
     settings = {"data": data, "steps": cfg.steps, "batch_size": cfg.batch_size, "width": cfg.width, "lr": cfg.lr,
                 "weight_decay": cfg.weight_decay, "eval_every": cfg.check_every if validated else None,
-                "seed": seed, "device": device.type, "threads": torch.get_num_threads(), "torch": torch.__version__,
-                "geogen": __version__}
+                "seed": seed, "device": device.type, "threads": torch.get_num_threads(), "torch": torch.__version__}
     return hashlib.blake2b(json.dumps(settings, sort_keys=True).encode(), digest_size=16).hexdigest()
 
 
