@@ -172,3 +172,93 @@ def test_only_large_calls_pay_for_compiling():
     if os.environ.get("GEOGEN_COMPILE", "1") != "0":
         assert isinstance(large._kernel(kennett_step, 256), _CompiledOrEager)  # 1.7 M cells
     assert large._kernel(kennett_step, 8) is kennett_step
+
+
+def _openfwi_like_maps(n: int, acq: Acquisition) -> torch.Tensor:
+    """Curved, faulted-looking layered maps with a gradient: many layers per column after blocking."""
+    g = np.random.default_rng(3)
+    z, x = np.meshgrid(np.arange(acq.nz), np.arange(acq.nx), indexing="ij")
+    maps = []
+    for _ in range(n):
+        depth = z + 4 * np.sin(x / acq.nx * np.pi * g.uniform(0.5, 2)) + g.uniform(-3, 3)
+        v = 1600 + 35 * depth + 400 * (depth > acq.nz * g.uniform(0.3, 0.7))
+        maps.append(np.clip(v, acq.vmin, acq.vmax))
+    return torch.tensor(np.stack(maps), dtype=torch.float32)
+
+
+@pytest.mark.parametrize("preset", ["small", "openfwi"])
+def test_the_c_recursion_is_the_torch_one(preset):
+    """The C kernel (used on the CPU) and the torch path (GPUs, or no compiler) give the same records."""
+    from geogen.models import layered
+
+    if layered._native_kernel() is None:
+        pytest.skip("no C compiler here: the torch path is the only one")
+    acq = Acquisition.preset(preset)
+    response = LayeredResponse(acq, column_stride=14, resolution=50.0)
+    v = _openfwi_like_maps(2, acq)
+    native = response(v)
+    slowness = torch.einsum("azx,bzx->baz", response.column_weights, 1.0 / v).reshape(-1, acq.nz)
+    layers, thickness = block_layers(slowness[:, response.source_row + 1:], acq.dz, 50.0)
+    assert (thickness > 0).sum(dim=1).float().mean() > 5  # the recursion has layers to walk through
+    original = layered._native_kernel
+    try:
+        layered._native_kernel = lambda: None
+        reference = response(v)
+    finally:
+        layered._native_kernel = original
+    assert torch.linalg.norm(native - reference) / torch.linalg.norm(reference) < 2e-4
+
+
+def test_the_synthesis_product_is_the_inverse_fft():
+    """One (T, 2F) product replaces wavelet x spectrum, a zero-padded irfft and the undamping."""
+    from geogen.models.layered import _synthesis_basis
+
+    g = np.random.default_rng(0)
+    for n_fft in (1001, 1000):
+        f, nt = 42, 999
+        spectrum = g.normal(size=f) + 1j * g.normal(size=f)
+        undamp = np.exp(np.linspace(0, 3, nt))
+        x = g.normal(size=(5, f)) + 1j * g.normal(size=(5, f))
+        full = np.zeros((5, n_fft // 2 + 1), complex)
+        full[:, :f] = np.conj(x * spectrum)
+        expected = np.fft.irfft(full, n=n_fft, axis=1)[:, 1:nt + 1] * undamp
+        ours = np.concatenate([x.real, x.imag], axis=1) @ _synthesis_basis(spectrum, n_fft, nt, undamp).T
+        np.testing.assert_allclose(ours, expected, rtol=1e-9, atol=1e-12)
+
+
+def test_a_compiler_that_fails_leaves_one_warning_and_the_torch_path(monkeypatch, tmp_path, caplog):
+    from geogen.models import native
+
+    monkeypatch.setenv("GEOGEN_KERNEL_CACHE", str(tmp_path))
+    monkeypatch.setattr(native, "_compiler", lambda: "false")  # exits 1, prints nothing
+    monkeypatch.setattr(native, "_LOADED", {})
+    source = tmp_path / "kernel.c"
+    source.write_text("int f(void) { return 1; }\n")
+    with caplog.at_level("WARNING"):
+        assert native.load(source) is None
+        assert native.load(source) is None
+    assert [r.message for r in caplog.records] == [
+        "could not build kernel.c (false failed: exit status 1): running on torch instead (slower, same result)"]
+    assert not list(tmp_path.glob("*.so")) and not list(tmp_path.glob("*.tmp"))  # nothing half-built is left
+
+
+def test_a_kernel_is_compiled_once_per_machine_and_source(monkeypatch, tmp_path):
+    from geogen.models import native
+
+    if native._compiler() is None:
+        pytest.skip("no C compiler here")
+    monkeypatch.setenv("GEOGEN_KERNEL_CACHE", str(tmp_path))
+    monkeypatch.setattr(native, "_LOADED", {})
+    source = tmp_path / "answer.c"
+    source.write_text("int answer(void) { return 42; }\n")
+    assert native.load(source).answer() == 42
+    built = list(tmp_path.glob("answer-*.so"))
+    assert len(built) == 1
+    stamp = built[0].stat().st_mtime_ns
+    monkeypatch.setattr(native, "_LOADED", {})  # a fresh process: found in the cache, not rebuilt
+    assert native.load(source).answer() == 42
+    assert [p.stat().st_mtime_ns for p in tmp_path.glob("answer-*.so")] == [stamp]
+    source.write_text("int answer(void) { return 43; }\n")  # a changed source is a new build
+    monkeypatch.setattr(native, "_LOADED", {})
+    assert native.load(source).answer() == 43
+    assert len(list(tmp_path.glob("answer-*.so"))) == 2

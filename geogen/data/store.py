@@ -40,8 +40,13 @@ VELOCITY_KMS_LIMIT = 100.0
 VELOCITY_MAX_PLAUSIBLE = 20000.0
 
 
-def compressor(level: int = 3) -> Any:
-    """The default codec: Blosc with zstd and bit shuffling (good on float32 traces)."""
+def compressor(level: int = 1) -> Any:
+    """The default codec: Blosc with zstd and bit shuffling (good on float32 traces).
+
+    Level 1: on Devito records level 3 stores 2.5 % less (ratio 1.225 against 1.195) and
+    writes 1.5 x slower; on generated records the ratio is the same (1.16 / 1.15) and it
+    writes 3.3 x slower (measured on the openfwi preset, 128 pairs).
+    """
     from zarr.codecs import BloscCodec
 
     return BloscCodec(cname="zstd", clevel=level, shuffle="bitshuffle")

@@ -39,9 +39,12 @@ boundary leakage and adds no error of this layer's.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import math
 import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -49,6 +52,7 @@ import torch
 from torch import nn
 
 from geogen.acquisition import Acquisition
+from geogen.models import native
 from geogen.physics.wavelet import ricker
 
 log = logging.getLogger(__name__)
@@ -173,14 +177,14 @@ class LayeredResponse(nn.Module):
         anchors, lower, upper, alpha = _anchor_plan(self.S, self.R, max(1, int(column_stride)))
         self.n_fft, self.n_freq = n_fft, n_freq
         w2 = omega**2
+        synthesis = _synthesis_basis(spectrum, n_fft, a.nt, np.exp(sigma * times[1:a.nt + 1]))
         buffers = {
             "w2_re": torch.tensor(w2.real[:, None], dtype=torch.float32),  # (F, 1)
             "w2_im": torch.tensor(w2.imag[:, None], dtype=torch.float32),
             "kx2": torch.tensor(kx**2, dtype=torch.float32),
-            "spectrum": torch.tensor(spectrum, dtype=torch.complex64),
+            "synthesis": torch.tensor(synthesis, dtype=torch.float32),  # (T, 2F): wavelet, inverse FFT, undamping
             "cosines": torch.tensor(np.cos(kx[:, None] * distinct[None, :]) * quad[:, None], dtype=torch.float32),
             "offset_index": torch.from_numpy(offset_index),  # (P,) into the distinct offsets
-            "undamp": torch.tensor(np.exp(sigma * times[1:a.nt + 1]), dtype=torch.float32),
             "column_weights": torch.from_numpy(weights[anchors]),  # (A, nz, nx): the traces whose column is computed
             "lower": torch.from_numpy(lower), "upper": torch.from_numpy(upper),  # (P,) anchors around each trace
             "alpha": torch.from_numpy(alpha),  # (P,) weight of the upper anchor
@@ -246,31 +250,45 @@ class LayeredResponse(nn.Module):
                                                                *self._grid)
         return r_re, r_im
 
+    def _fields(self, slowness: torch.Tensor, layers: torch.Tensor, thickness: torch.Tensor, top: torch.Tensor,
+                chunk: int) -> Complex:
+        """The f-k responses ``(C, F, K)`` of columns ``(C, nz)``: the C kernel on the CPU, else torch.
+
+        Torch solves ``chunk`` columns at a time, grouped by their number of layers so that
+        short columns do not pay for long ones; the C kernel loops over each column's own
+        layers, a block of cells at a time, split over the torch threads.
+        """
+        library = _native_kernel() if slowness.device.type == "cpu" else None
+        if library is not None:
+            return _native_fields(library, slowness, layers, thickness, top, self)
+        count = (thickness > 0).sum(dim=1)
+        order = torch.argsort(count)
+        shape = (slowness.shape[0], self.n_freq, self.kx2.numel())
+        field = (torch.empty(shape, device=slowness.device), torch.empty(shape, device=slowness.device))
+        for start in range(0, order.numel(), chunk):
+            idx = order[start:start + chunk]
+            k = max(int(count[idx].max()), 1)
+            part = self._field(slowness[idx], layers[idx, :k], thickness[idx, :k], top[idx])
+            field[0][idx], field[1][idx] = part
+        return field
+
     @torch.no_grad()
     def forward(self, velocity: torch.Tensor, *, chunk: int = 256) -> torch.Tensor:
         """Records ``(B, S, T, R)`` of maps ``(B, nz, nx)`` m/s.
 
-        Columns are solved ``chunk`` at a time (in cache, grouped by their number of
-        layers so that short columns do not pay for long ones); with ``column_stride``
-        > 1 only every stride-th receiver's column is solved and each trace blends the
-        f-k responses of the two around it before the wavenumber integral at its own
-        offset, so moveout stays exact and only the layering is interpolated.
+        With ``column_stride`` > 1 only every stride-th receiver's column is solved and
+        each trace blends the f-k responses of the two around it before the wavenumber
+        integral at its own offset, so moveout stays exact and only the layering is
+        interpolated.  The wavelet, the inverse FFT (only the first ``F`` frequencies are
+        non-zero) and the undamping are one matrix product.
         """
         v = velocity.detach().float()
         dev = v.device
         b, n_anchor, n_trace = v.shape[0], self.column_weights.shape[0], self.S * self.R
         slowness = torch.einsum("azx,bzx->baz", self.column_weights, 1.0 / v).reshape(-1, self.nz)  # (B*A, nz)
         layers, thickness = block_layers(slowness[:, self.source_row + 1:], self.dz, self.resolution)
-        count = (thickness > 0).sum(dim=1)
-        order = torch.argsort(count)
         top = (1.0 / v[:, 0].mean(dim=1, keepdim=True)).expand(-1, n_anchor).reshape(-1)
-        shape = (slowness.shape[0], self.n_freq, self.kx2.numel())
-        field = (torch.empty(shape, device=dev), torch.empty(shape, device=dev))
-        for start in range(0, order.numel(), chunk):
-            idx = order[start:start + chunk]
-            k = max(int(count[idx].max()), 1)
-            part = self._field(slowness[idx], layers[idx, :k], thickness[idx, :k], top[idx])
-            field[0][idx], field[1][idx] = part
+        field = self._fields(slowness, layers, thickness, top, chunk)
         # every anchor's response at every distinct offset (one matrix product), then each trace blends its two
         # anchors' spectra at its own offset
         n_off = self.cosines.shape[1]
@@ -283,12 +301,27 @@ class LayeredResponse(nn.Module):
         parts = []
         for g in at_offsets:
             flat = g.transpose(1, 2).reshape(-1, self.n_freq)  # (B*A*n_off, F)
-            parts.append(flat[lower] * (1 - alpha) + flat[upper] * alpha)
-        spec = torch.complex(*parts)
-        full = torch.zeros(spec.shape[0], self.n_fft // 2 + 1, dtype=spec.dtype, device=dev)
-        full[:, : self.n_freq] = (spec * self.spectrum).conj()
-        trace = torch.fft.irfft(full, n=self.n_fft, dim=1)[:, 1: self.T + 1] * self.undamp
-        return trace.view(b, self.S, self.R, self.T).transpose(2, 3).contiguous()
+            parts.append(torch.lerp(flat[lower], flat[upper], alpha))
+        spec = torch.cat(parts, dim=1).view(b * self.S, self.R, 2 * self.n_freq).transpose(1, 2)  # (B*S, 2F, R)
+        return torch.matmul(self.synthesis, spec).view(b, self.S, self.T, self.R)
+
+
+def _synthesis_basis(spectrum: np.ndarray, n_fft: int, nt: int, undamp: np.ndarray) -> np.ndarray:
+    """``(T, 2F)``: record samples ``1 .. T`` from the real and imaginary parts of a response at ``F`` frequencies.
+
+    The same as multiplying by the wavelet's ``spectrum``, taking ``irfft(conj(.), n_fft)``
+    and ``exp(sigma t)``, but only the ``F`` computed frequencies enter (the rest are
+    zero), so one ``(T, 2F)`` product replaces a zero-padded FFT of every trace.
+    """
+    n_freq = spectrum.size
+    f = np.arange(n_freq)
+    weight = np.where((f == 0) | (2 * f == n_fft), 1.0, 2.0) / n_fft
+    angle = 2 * np.pi * np.outer(np.arange(1, nt + 1), f) / n_fft  # (T, F)
+    cos, sin = np.cos(angle) * weight, np.sin(angle) * weight
+    # Re(conj(X s) e^{i angle}) = Re(X)(Re(s) cos + Im(s) sin) + Im(X)(Re(s) sin - Im(s) cos)
+    real = spectrum.real * cos + spectrum.imag * sin
+    imag = spectrum.real * sin - spectrum.imag * cos
+    return np.concatenate([real, imag], axis=1) * undamp[:, None]
 
 
 def _anchor_plan(n_sources: int, n_receivers: int, stride: int) -> tuple[np.ndarray, ...]:
@@ -309,6 +342,54 @@ def _anchor_plan(n_sources: int, n_receivers: int, stride: int) -> tuple[np.ndar
 
 
 Complex = tuple[torch.Tensor, torch.Tensor]
+
+
+_KERNEL_SOURCE = Path(__file__).with_name("layered_kernel.c")
+_P, _I, _F = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float
+
+
+def _native_kernel() -> ctypes.CDLL | None:
+    """The C recursion (:mod:`geogen.models.native`), or None where it cannot be built."""
+    library = native.load(_KERNEL_SOURCE)
+    if library is not None and not getattr(library.layered_columns, "argtypes", None):
+        library.layered_columns.argtypes = [_I, _I, _I, _P, _P, _P, _P, _P, _P, _P, _P, _I, _P, _I, _F, _F, _F, _P, _P]
+        library.layered_columns.restype = None
+    return library
+
+
+def _native_fields(library: ctypes.CDLL, slowness: torch.Tensor, layers: torch.Tensor, thickness: torch.Tensor,
+                   top: torch.Tensor, response: LayeredResponse) -> Complex:
+    """:meth:`LayeredResponse._fields` by the C kernel, columns split over the torch threads.
+
+    ctypes releases the GIL during the call, so a thread pool runs the column ranges in
+    parallel; ranges are a few per thread because columns differ in their number of layers.
+    """
+    js, n_freq, n_k = response.source_row, response.n_freq, response.kx2.numel()
+    n_cells = n_freq * n_k
+    grid = [t.expand(n_freq, n_k).contiguous().view(-1) for t in (response.w2_re, response.w2_im, response.kx2)]
+    c = slowness.shape[0]
+    source = slowness[:, js].contiguous()
+    rows = slowness[:, : js + 1].contiguous()
+    count = (thickness > 0).sum(dim=1).to(torch.int32).contiguous()
+    layers, two_thick, top = layers.contiguous(), (2.0 * thickness).contiguous(), top.float().contiguous()
+    to_bottom = 2.0 * ((js + 0.5) * response.dz - response.source_depth)
+    to_top = 2.0 * (response.source_depth - (js - 0.5) * response.dz) if js >= 1 else 0.0
+    out = (torch.empty(c, n_freq, n_k), torch.empty(c, n_freq, n_k))
+
+    def run(first: int, last: int) -> None:
+        library.layered_columns(first, last, n_cells, *(g.data_ptr() for g in grid), source.data_ptr(),
+                                top.data_ptr(), layers.data_ptr(), two_thick.data_ptr(), count.data_ptr(),
+                                layers.shape[1], rows.data_ptr(), rows.shape[1], 2.0 * response.dz, to_bottom,
+                                to_top, out[0].data_ptr(), out[1].data_ptr())
+
+    threads = max(1, min(torch.get_num_threads(), c))
+    bounds = np.linspace(0, c, min(c, 4 * threads) + 1).round().astype(int)
+    if threads == 1:
+        run(0, c)
+    else:
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(run, bounds[:-1].tolist(), bounds[1:].tolist()))
+    return out
 
 
 def kennett_step(kz_re: torch.Tensor, kz_im: torch.Tensor, r_re: torch.Tensor, r_im: torch.Tensor,

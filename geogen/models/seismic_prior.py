@@ -45,21 +45,24 @@ class DirectWaves(nn.Module):
             self._table = (torch.from_numpy(np.ascontiguousarray(records)).to(device), float(velocities[0]), step)
         return self._table
 
-    def forward(self, velocity: torch.Tensor) -> torch.Tensor:
+    def forward(self, velocity: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        """The records; with ``out`` (``(B, S, T, R)``) they are added to it in place and it is returned."""
         records, first, step = self._load(velocity.device)
         n = records.shape[0]
         x = ((velocity.double() - first) / step).clamp(1.0, n - 2.0 - 1e-9)
         i = torch.floor(x).long()
-        t = (x - i).float()[:, None]
-        # Catmull-Rom weights of the samples i-1, i, i+1, i+2, accumulated in place (a sum of four scaled
-        # records allocated and streamed each record ~12 times: 9 ms a map at the openfwi geometry)
-        weights = (((-t + 2) * t - 1) * t / 2, ((3 * t - 5) * t * t + 2) / 2, ((-3 * t + 4) * t + 1) * t / 2,
-                   (t - 1) * t * t / 2)
-        flat = records.flatten(1)
-        out = flat[i - 1] * weights[0]
-        for k in (1, 2, 3):
-            out.addcmul_(flat[i + k - 1], weights[k])
-        return out.view(-1, *records.shape[1:])
+        t = (x - i).float()
+        # Catmull-Rom weights of the samples i-1, i, i+1, i+2, accumulated map by map into the output (gathering
+        # four (B, ...) copies of table rows first streamed every record ~12 times: 9 ms a map at the openfwi
+        # geometry; this reads each of the four rows once)
+        weights = torch.stack((((-t + 2) * t - 1) * t / 2, ((3 * t - 5) * t * t + 2) / 2,
+                               ((-3 * t + 4) * t + 1) * t / 2, (t - 1) * t * t / 2), dim=1).tolist()
+        if out is None:
+            out = records.new_zeros(len(velocity), *records.shape[1:])
+        for b, (row, w) in enumerate(zip(i.tolist(), weights)):
+            for k in range(4):
+                out[b].add_(records[row + k - 1], alpha=w[k])
+        return out
 
 
 class LayeredPrior(nn.Module):
@@ -78,7 +81,7 @@ class LayeredPrior(nn.Module):
         self._cache.clear()
 
     def _compute(self, velocity: torch.Tensor) -> torch.Tensor:
-        return self.direct(velocity[:, 0].mean(dim=1)) + self.layered(velocity)
+        return self.direct(velocity[:, 0].mean(dim=1), out=self.layered(velocity))
 
     @torch.no_grad()
     def forward(self, velocity: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,106 @@
+/* Kennett's recursion for the layered prior (geogen.models.layered), one column at a time.
+ *
+ * The same maths as kennett_step / source_field in layered.py, fused so that a block of
+ * (frequency, wavenumber) cells stays in L1 while every layer of its column is applied:
+ * torch streams the whole (columns, cells) array through memory once per layer and per
+ * operation.  Compiled by geogen.models.native with -O3 -ffast-math -march=native, which
+ * vectorises the loops with glibc's vector expf/sinf (libmvec).  cos(x) is written
+ * sin(x + pi/2) so that gcc does not merge the pair into sincosf, which it cannot vectorise.
+ */
+#include <math.h>
+#include <stdint.h>
+
+#define BLOCK 512
+#define HALF_PI 1.57079632679489662f
+
+/* principal root of re + i im (im >= 0), without the cancellation of the textbook form */
+#define CSQRT(RE, IM, ORE, OIM) do { float re_ = (RE), im_ = (IM); \
+    float mod_ = sqrtf(re_ * re_ + im_ * im_); \
+    float large_ = sqrtf((mod_ + fabsf(re_)) * 0.5f); \
+    float small_ = im_ / fmaxf(2.0f * large_, 1e-30f); \
+    ORE = re_ >= 0.0f ? large_ : small_; OIM = re_ >= 0.0f ? small_ : large_; } while (0)
+
+/* kz of slowness u on the block's cells */
+static inline void kz_block(int nb, float u, const float *w2re, const float *w2im, const float *kx2,
+                            float *kre, float *kim)
+{
+    float u2 = u * u;
+    #pragma omp simd
+    for (int i = 0; i < nb; ++i) CSQRT(w2re[i] * u2 - kx2[i], w2im[i] * u2, kre[i], kim[i]);
+}
+
+/* one step of Kennett's recursion: carry R across the layer of kz (2 h = d), see it from slowness u */
+static inline void kennett_block(int nb, float u, float d, const float *w2re, const float *w2im, const float *kx2,
+                                 float *kre, float *kim, float *rre, float *rim)
+{
+    float u2 = u * u;
+    #pragma omp simd
+    for (int i = 0; i < nb; ++i) {
+        float are, aim;
+        CSQRT(w2re[i] * u2 - kx2[i], w2im[i] * u2, are, aim);
+        float amp = expf(-kim[i] * d), ph = kre[i] * d;
+        float e_re = amp * sinf(ph + HALF_PI), e_im = amp * sinf(ph);
+        float R_re = rre[i] * e_re - rim[i] * e_im, R_im = rre[i] * e_im + rim[i] * e_re;
+        float df_re = are - kre[i], df_im = aim - kim[i];
+        float to_re = are + kre[i], to_im = aim + kim[i];
+        float n_re = df_re + (to_re * R_re - to_im * R_im), n_im = df_im + (to_re * R_im + to_im * R_re);
+        float d_re = to_re + (df_re * R_re - df_im * R_im), d_im = to_im + (df_re * R_im + df_im * R_re);
+        float s = 1.0f / (d_re * d_re + d_im * d_im);
+        rre[i] = (n_re * d_re + n_im * d_im) * s;
+        rim[i] = (n_im * d_re - n_re * d_im) * s;
+        kre[i] = are; kim[i] = aim;
+    }
+}
+
+/* The f-k field of columns [first, last): for column c, the layers below the source row
+ * (slowness, twice the thickness, count of real layers), the rows from the top to the
+ * source row (n_rows), the source row's and the top row's slowness; out is (columns, cells). */
+void layered_columns(int64_t first, int64_t last, int64_t n_cells,
+                     const float *w2re, const float *w2im, const float *kx2,
+                     const float *source, const float *top,
+                     const float *layers, const float *two_thick, const int32_t *count, int64_t max_layers,
+                     const float *rows, int64_t n_rows, float two_dz, float to_bottom, float to_top,
+                     float *out_re, float *out_im)
+{
+    float kb_re[BLOCK], kb_im[BLOCK], r_re[BLOCK], r_im[BLOCK], ka_re[BLOCK], ka_im[BLOCK], u_re[BLOCK], u_im[BLOCK];
+    for (int64_t c = first; c < last; ++c) {
+        const float *lay = layers + c * max_layers, *th = two_thick + c * max_layers, *row = rows + c * n_rows;
+        int nl = count[c] > 0 ? count[c] : 1;
+        for (int64_t b0 = 0; b0 < n_cells; b0 += BLOCK) {
+            int nb = (int)((n_cells - b0) < BLOCK ? (n_cells - b0) : BLOCK);
+            const float *a2 = w2re + b0, *b2 = w2im + b0, *k2 = kx2 + b0;
+            kz_block(nb, lay[nl - 1], a2, b2, k2, kb_re, kb_im);
+            for (int i = 0; i < nb; ++i) { r_re[i] = 0.0f; r_im[i] = 0.0f; u_re[i] = 0.0f; u_im[i] = 0.0f; }
+            for (int k = nl - 1; k >= 0; --k)
+                kennett_block(nb, k == 0 ? source[c] : lay[k - 1], th[k], a2, b2, k2, kb_re, kb_im, r_re, r_im);
+            kz_block(nb, row[0], a2, b2, k2, ka_re, ka_im);
+            for (int j = 1; j < n_rows; ++j)
+                kennett_block(nb, row[j], two_dz, a2, b2, k2, ka_re, ka_im, u_re, u_im);
+            float us = source[c], u0 = top[c];
+            float *ore = out_re + c * n_cells + b0, *oim = out_im + c * n_cells + b0;
+            #pragma omp simd
+            for (int i = 0; i < nb; ++i) {
+                float ks_re, ks_im, k0_re, k0_im;
+                CSQRT(a2[i] * us * us - k2[i], b2[i] * us * us, ks_re, ks_im);
+                CSQRT(a2[i] * u0 * u0 - k2[i], b2[i] * u0 * u0, k0_re, k0_im);
+                float amp = expf(-ks_im * to_bottom), ph = ks_re * to_bottom;
+                float e_re = amp * sinf(ph + HALF_PI), e_im = amp * sinf(ph);
+                float dn_re = r_re[i] * e_re - r_im[i] * e_im, dn_im = r_re[i] * e_im + r_im[i] * e_re;
+                amp = expf(-ks_im * to_top); ph = ks_re * to_top;
+                e_re = amp * sinf(ph + HALF_PI); e_im = amp * sinf(ph);
+                float up_re = u_re[i] * e_re - u_im[i] * e_im, up_im = u_re[i] * e_im + u_im[i] * e_re;
+                float l_re = up_re * dn_re - up_im * dn_im, l_im = up_re * dn_im + up_im * dn_re;
+                float p_re = (1.0f + up_re) * (1.0f + dn_re) - up_im * dn_im;
+                float p_im = (1.0f + up_re) * dn_im + up_im * (1.0f + dn_re);
+                float q_re = 1.0f - l_re, q_im = -l_im;
+                float s = 1.0f / (q_re * q_re + q_im * q_im);
+                float ra_re = (p_re * q_re + p_im * q_im) * s, ra_im = (p_im * q_re - p_re * q_im) * s;
+                float sc = 0.5f / (ks_re * ks_re + ks_im * ks_im);
+                float s_re = ks_im * sc, s_im = ks_re * sc;
+                float sc0 = 0.5f / (k0_re * k0_re + k0_im * k0_im);
+                ore[i] = s_re * ra_re - s_im * ra_im - k0_im * sc0;
+                oim[i] = s_re * ra_im + s_im * ra_re - k0_re * sc0;
+            }
+        }
+    }
+}
