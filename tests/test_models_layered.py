@@ -262,3 +262,29 @@ def test_a_kernel_is_compiled_once_per_machine_and_source(monkeypatch, tmp_path)
     monkeypatch.setattr(native, "_LOADED", {})
     assert native.load(source).answer() == 43
     assert len(list(tmp_path.glob("answer-*.so"))) == 2
+
+
+def test_records_joined_in_c_are_the_torch_ones():
+    """Generation joins prior and residual in one C pass; it must be decode_seismic + the inverse normalisation."""
+    from geogen.models import record_compose
+
+    if not record_compose.available(torch.device("cpu")):
+        pytest.skip("no C compiler here: generation keeps the torch path")
+    config = ModelConfig(latent_dim=8, encoder_channels=[4, 8], transformer_dim=16, transformer_depth=1,
+                         transformer_heads=2, patch_time=50, seismic_prior="layered")
+    net = UBDiffNet(config, SMALL).eval()
+    norm = Normalizer(1500.0, 4500.0, -2.0, 3.0)
+    net.set_normalization(norm)
+    net.start_seismic_decoder(torch.ones(SMALL.seismic_shape))
+    with torch.no_grad():
+        for p in net.seismic_decoder.parameters():  # a residual that matters, pushing some samples past the clamp
+            p.add_(torch.randn_like(p) * 0.3)
+        z = torch.rand(3, 8) * 2 - 1
+        v = net.decode_velocity(z)
+        expected = torch.from_numpy(norm.seismic_inverse(net.decode_seismic(z, v).clamp(-1, 1).numpy()))
+        residual = net.seismic_decoder(net.seismic_head(z))
+        ours = record_compose.compose_records(net.physics_prior(v), residual, net.seismic_bounds.tolist(),
+                                              (-2.0, 3.0))
+    assert (expected.abs() > 10).any() and (expected.abs() < 1e-3).any()  # both ends of the log scale are hit
+    torch.testing.assert_close(ours, expected.float(), rtol=2e-5, atol=1e-6)  # records reach 19
+    assert not record_compose.available(torch.device("meta"))

@@ -43,7 +43,6 @@ import ctypes
 import logging
 import math
 import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal
 
@@ -193,6 +192,14 @@ class LayeredResponse(nn.Module):
         for name, value in buffers.items():
             self.register_buffer(name, value, persistent=False)
         self._blocks: dict[str, torch.Tensor] | None = None
+        self._scratch = torch.empty(0)
+
+    def scratch(self, size: int, shape: tuple[int, ...]) -> Complex:
+        """Two ``shape`` arrays (real, imaginary) in a buffer kept between calls: the field is 200 MB for 64
+        openfwi maps, and faulting in fresh pages for it every batch cost a tenth of the kernel's time."""
+        if self._scratch.numel() < 2 * size:
+            self._scratch = torch.empty(2 * size)
+        return self._scratch[:size].view(shape), self._scratch[size:2 * size].view(shape)
 
     #: cells per block of the C kernel: frequencies x wavenumbers (small tiles bound the attenuation of their
     #: cells tightly, so more layers are skipped; 64 cells still fill the vector loops)
@@ -392,11 +399,8 @@ def _native_kernel() -> ctypes.CDLL | None:
 
 def _native_fields(library: ctypes.CDLL, slowness: torch.Tensor, layers: torch.Tensor, thickness: torch.Tensor,
                    top: torch.Tensor, response: LayeredResponse) -> Complex:
-    """:meth:`LayeredResponse._fields` by the C kernel, columns split over the torch threads.
-
-    ctypes releases the GIL during the call, so a thread pool runs the column ranges in
-    parallel; ranges are a few per thread because columns differ in their number of layers.
-    """
+    """:meth:`LayeredResponse._fields` by the C kernel, column ranges split over the torch threads (columns
+    differ in their number of layers, so each thread takes a few ranges)."""
     js, n_freq, n_k = response.source_row, response.n_freq, response.kx2.numel()
     cells = response.cell_blocks()
     c = slowness.shape[0]
@@ -406,7 +410,7 @@ def _native_fields(library: ctypes.CDLL, slowness: torch.Tensor, layers: torch.T
     layers, two_thick, top = layers.contiguous(), (2.0 * thickness).contiguous(), top.float().contiguous()
     to_bottom = 2.0 * ((js + 0.5) * response.dz - response.source_depth)
     to_top = 2.0 * (response.source_depth - (js - 0.5) * response.dz) if js >= 1 else 0.0
-    out = (torch.empty(c, n_k, n_freq), torch.empty(c, n_k, n_freq))
+    out = response.scratch(c * n_k * n_freq, (c, n_k, n_freq))
     grid = [cells[name].data_ptr() for name in ("w2_re", "w2_im", "kx2", "order")]
     blocks = (cells["start"].data_ptr(), cells["start"].numel() - 1, cells["kmin2"].data_ptr(),
               cells["w2max"].data_ptr(), response.MAX_ATTENUATION)
@@ -417,13 +421,7 @@ def _native_fields(library: ctypes.CDLL, slowness: torch.Tensor, layers: torch.T
                                 rows.data_ptr(), rows.shape[1], 2.0 * response.dz, to_bottom, to_top,
                                 out[0].data_ptr(), out[1].data_ptr())
 
-    threads = max(1, min(torch.get_num_threads(), c))
-    bounds = np.linspace(0, c, min(c, 4 * threads) + 1).round().astype(int)
-    if threads == 1:
-        run(0, c)
-    else:
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(run, bounds[:-1].tolist(), bounds[1:].tolist()))
+    native.run_in_ranges(run, c, torch.get_num_threads())
     return out
 
 

@@ -21,6 +21,8 @@ import platform
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -101,3 +103,19 @@ def load(source: str | os.PathLike[str]) -> ctypes.CDLL | None:
                             path.name, str(exc).splitlines()[0])
         _LOADED[key] = library
     return _LOADED[key]
+
+
+def run_in_ranges(call: Callable[[int, int], None], n: int, threads: int, pieces: int = 4) -> None:
+    """``call(first, last)`` over ``[0, n)`` cut into ``pieces`` ranges per thread, on ``threads`` threads.
+
+    ctypes releases the GIL for the length of a foreign call, so the ranges of a C kernel
+    run in parallel; a few ranges per thread even out ranges of unequal cost.
+    """
+    threads = max(1, min(int(threads), n))
+    if threads == 1:
+        call(0, n)
+        return
+    bounds = [round(n * i / (pieces * threads)) for i in range(pieces * threads + 1)]
+    ranges = [(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(lambda r: call(*r), ranges))

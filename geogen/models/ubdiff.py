@@ -22,6 +22,7 @@ from torch import nn
 from geogen.acquisition import Acquisition
 from geogen.data.normalize import Normalizer
 from geogen.errors import InputError
+from geogen.models import record_compose
 from geogen.models.config import ModelConfig, upgrade_model_config
 from geogen.models.denoisers import build_denoiser
 from geogen.models.device import pick_device
@@ -118,15 +119,20 @@ class UBDiffNet(nn.Module):
     def decode_velocity(self, z: torch.Tensor) -> torch.Tensor:
         return self.velocity_decoder(self.velocity_head(z))
 
+    def physics_prior(self, velocity: torch.Tensor) -> torch.Tensor:
+        """The prior's physical records of normalised velocity maps (the velocity decoder's output)."""
+        if self.prior is None:
+            raise ValueError("this model has no seismic prior")
+        lo, hi = self.velocity_bounds[0], self.velocity_bounds[1]
+        return self.prior((velocity.clamp(-1, 1) + 1) * (0.5 * (hi - lo)) + lo)
+
     def decode_seismic(self, z: torch.Tensor, velocity: torch.Tensor | None = None) -> torch.Tensor:
         """The record of co-latents ``z``.  ``velocity``: ``decode_velocity(z)`` when the caller already has it
         (the prior reads it; passing it saves a second pass through the velocity decoder)."""
         record = self.seismic_decoder(self.seismic_head(z))
         if self.prior is None:
             return record
-        v = (self.decode_velocity(z) if velocity is None else velocity).clamp(-1, 1)
-        lo, hi = self.velocity_bounds[0], self.velocity_bounds[1]
-        prior = self.prior((v + 1) * (0.5 * (hi - lo)) + lo)
+        prior = self.physics_prior(self.decode_velocity(z) if velocity is None else velocity)
         if self.refiner is not None:
             return self.refiner(record, prior)
         s_lo, s_hi = self.seismic_bounds[0], self.seismic_bounds[1]
@@ -236,8 +242,19 @@ class UBDiff:
         for z in self._batches(np.asarray(latents, dtype=np.float32), batch_size):
             raw = self.net.decode_velocity(z)
             vel.append(self.normalizer.velocity_inverse(raw.float().clamp(-1, 1)).cpu())
-            seis.append(self._seismic_physical(self.net.decode_seismic(z, raw)))
+            seis.append(self._physical_records(z, raw))
         return _join(vel), _join(seis)
+
+    def _physical_records(self, z: torch.Tensor, velocity: torch.Tensor) -> torch.Tensor:
+        """Physical records of co-latents ``z`` whose decoded (normalised) velocity is ``velocity``: with the
+        layered prior on the CPU, prior and residual are joined by one C pass (:mod:`record_compose`)."""
+        net = self.net
+        if net.prior_kind != "layered" or not record_compose.available(z.device):
+            return self._seismic_physical(net.decode_seismic(z, velocity))
+        residual = net.seismic_decoder(net.seismic_head(z))
+        n = self.normalizer
+        return record_compose.compose_records(net.physics_prior(velocity), residual, net.seismic_bounds.tolist(),
+                                              (n.seismic_min, n.seismic_max))
 
     def autoencode(self, velocity_mps: np.ndarray, *, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
         """Velocity m/s -> encoder -> both decoders: the pair a sampled co-latent near this map's would give.
