@@ -71,6 +71,24 @@ def test_blending_anchor_columns_is_exact_on_flat_layers(flat_devito):
     torch.testing.assert_close(fourth, every, rtol=1e-4, atol=1e-4 * float(every.abs().max()))
 
 
+def test_the_traces_at_anchor_columns_are_their_own_columns_responses():
+    """On a map that varies along x every trace has its own column: where a trace is an anchor of the strided
+    plan its record must be the one computed with every column solved (no other anchor's layering in it)."""
+    x = torch.linspace(0.0, 1.0, SMALL.nx)
+    z = torch.arange(SMALL.nz, dtype=torch.float32)[:, None]
+    v = torch.where(z * SMALL.dz > 80.0 + 120.0 * x[None, :], 3200.0, 1900.0)[None]
+    every = LayeredResponse(SMALL)(v)
+    fourth = LayeredResponse(SMALL, column_stride=4)
+    strided = fourth(v)
+    at_anchor = (fourth.alpha == 0).view(SMALL.seismic_shape[0], SMALL.seismic_shape[2])
+    assert 0 < int(at_anchor.sum()) < at_anchor.numel()
+    scale = float(every.abs().max())
+    for s in range(at_anchor.shape[0]):
+        on, off = at_anchor[s], ~at_anchor[s]
+        torch.testing.assert_close(strided[0, s][:, on], every[0, s][:, on], rtol=1e-4, atol=1e-5 * scale)
+        assert float((strided[0, s][:, off] - every[0, s][:, off]).abs().max()) > 1e-3 * scale  # blended ones differ
+
+
 def test_block_layers_merge_equal_rows_and_pad_without_effect():
     v = torch.tensor([[2000.0, 2000.0, 2004.0, 3000.0, 3000.0, 3000.0],
                       [2000.0, 2500.0, 2500.0, 2500.0, 2500.0, 2500.0]])

@@ -174,6 +174,8 @@ class LayeredResponse(nn.Module):
         quad[0] /= 2  # (1/pi) int_0^inf by the trapezoid rule
         weights = path_weights(a, aperture_depth) if columns == "path" else midpoint_weights(a)
         anchors, lower, upper, alpha = _anchor_plan(self.S, self.R, max(1, int(column_stride)))
+        anchor_offsets, lower_slot, upper_slot = _offsets_of_anchors(lower, upper, offset_index, len(anchors))
+        cosines = (np.cos(kx[:, None] * distinct[None, :]) * quad[:, None]).T  # (n_off, K)
         self.n_fft, self.n_freq = n_fft, n_freq
         w2 = omega**2
         synthesis = _synthesis_basis(spectrum, n_fft, a.nt, np.exp(sigma * times[1:a.nt + 1]))
@@ -182,12 +184,12 @@ class LayeredResponse(nn.Module):
             "w2_im": torch.tensor(w2.imag[:, None], dtype=torch.float32),
             "kx2": torch.tensor(kx**2, dtype=torch.float32),
             "synthesis": torch.tensor(synthesis, dtype=torch.float32),  # (T, 2F): wavelet, inverse FFT, undamping
-            "cosines": torch.tensor((np.cos(kx[:, None] * distinct[None, :]) * quad[:, None]).T.copy(),
-                                    dtype=torch.float32),  # (n_off, K): the wavenumber integral at each offset
-            "offset_index": torch.from_numpy(offset_index),  # (P,) into the distinct offsets
+            # (A, M, K): the wavenumber integral at the (at most M) offsets that each anchor's traces need
+            "cosines": torch.tensor(cosines[anchor_offsets], dtype=torch.float32),
             "column_weights": torch.from_numpy(weights[anchors]),  # (A, nz, nx): the traces whose column is computed
-            "lower": torch.from_numpy(lower), "upper": torch.from_numpy(upper),  # (P,) anchors around each trace
-            "alpha": torch.from_numpy(alpha),  # (P,) weight of the upper anchor
+            # (P,) each trace's two anchors' responses at its offset, as indices into (A, M); the upper one's weight
+            "lower": torch.from_numpy(lower_slot), "upper": torch.from_numpy(upper_slot),
+            "alpha": torch.from_numpy(alpha),
         }
         for name, value in buffers.items():
             self.register_buffer(name, value, persistent=False)
@@ -328,18 +330,17 @@ class LayeredResponse(nn.Module):
         layers, thickness = block_layers(slowness[:, self.source_row + 1:], self.dz, self.resolution)
         top = (1.0 / v[:, 0].mean(dim=1, keepdim=True)).expand(-1, n_anchor).reshape(-1)
         field = self._fields(slowness, layers, thickness, top, chunk)
-        # every anchor's response at every distinct offset (one matrix product), then each trace blends its two
-        # anchors' spectra at its own offset
-        n_off = self.cosines.shape[0]
-        at_offsets = [torch.matmul(self.cosines, f) for f in field]  # (B*A, n_off, F)
-        base = (torch.arange(b, device=dev) * n_anchor).repeat_interleave(n_trace)
-        off = self.offset_index.repeat(b)
-        lower = (base + self.lower.repeat(b)) * n_off + off
-        upper = (base + self.upper.repeat(b)) * n_off + off
+        # every anchor's response at the offsets of the traces it serves (one batched product: 2 x stride of
+        # them, not every offset of the shot), then each trace blends its two anchors' spectra at its own offset
+        slots = self.cosines.shape[0] * self.cosines.shape[1]
+        at_offsets = [torch.matmul(self.cosines, f.view(b, n_anchor, *f.shape[1:])) for f in field]  # (B, A, M, F)
+        base = (torch.arange(b, device=dev) * slots).repeat_interleave(n_trace)
+        lower = base + self.lower.repeat(b)
+        upper = base + self.upper.repeat(b)
         alpha = self.alpha.repeat(b)[:, None]
         parts = []
         for g in at_offsets:
-            flat = g.reshape(-1, self.n_freq)  # (B*A*n_off, F)
+            flat = g.reshape(-1, self.n_freq)  # (B*A*M, F)
             parts.append(torch.lerp(flat[lower], flat[upper], alpha))
         spec = torch.cat(parts, dim=1).view(b * self.S, self.R, 2 * self.n_freq).transpose(1, 2)  # (B*S, 2F, R)
         return torch.matmul(self.synthesis, spec).view(b, self.S, self.T, self.R)
@@ -361,6 +362,22 @@ def _synthesis_basis(spectrum: np.ndarray, n_fft: int, nt: int, undamp: np.ndarr
     real = spectrum.real * cos + spectrum.imag * sin
     imag = spectrum.real * sin - spectrum.imag * cos
     return np.concatenate([real, imag], axis=1) * undamp[:, None]
+
+
+def _offsets_of_anchors(lower: np.ndarray, upper: np.ndarray, offset_index: np.ndarray,
+                        n_anchor: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct offsets each anchor is needed at (``(A, M)`` indices into the offsets, the last one
+    repeated where an anchor needs fewer than ``M``) and, for every trace, where its lower and upper anchor's
+    response at its offset sits in the flattened ``(A, M)``."""
+    needed: list[list[int]] = [[] for _ in range(n_anchor)]
+    for anchor, offset in zip(np.concatenate([lower, upper]), np.concatenate([offset_index, offset_index])):
+        if offset not in needed[anchor]:
+            needed[anchor].append(int(offset))
+    width = max(len(o) for o in needed)
+    table = np.asarray([o + [o[-1]] * (width - len(o)) for o in needed], dtype=np.int64)
+    lower_slot = np.asarray([a * width + needed[a].index(o) for a, o in zip(lower, offset_index)], dtype=np.int64)
+    upper_slot = np.asarray([a * width + needed[a].index(o) for a, o in zip(upper, offset_index)], dtype=np.int64)
+    return table, lower_slot, upper_slot
 
 
 def _anchor_plan(n_sources: int, n_receivers: int, stride: int) -> tuple[np.ndarray, ...]:
