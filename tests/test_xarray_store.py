@@ -102,8 +102,9 @@ def test_ingest_rechunks_to_the_kind_standard(tmp_path):
     assert pairs["seismic"].encoding["chunks"] == (16, 3, 400, 32)
     assert pairs["velocity"].encoding["chunks"][0] == 20
     assert survey["seismic"].encoding["chunks"] == (1, 12, 30)  # one shot per chunk
-    codec = pairs["seismic"].encoding["compressors"][0]
-    assert "zstd" in str(codec.to_dict())
+    # records in lz4 with byte shuffling (amplitudes hardly compress: speed decides), maps in zstd
+    assert pairs["seismic"].encoding["compressors"][0].to_dict()["configuration"]["cname"] == "lz4"
+    assert pairs["velocity"].encoding["compressors"][0].to_dict()["configuration"]["cname"] == "zstd"
 
 
 def test_attributes_are_netcdf_legal_and_come_back():

@@ -31,9 +31,11 @@ def generate(
     cfg = sampling_config(steps=steps, sampler=sampler, seed=seed, batch_size=batch_size)
     ds = run_generate(run_dir, n, out, cfg, device=None if device == "auto" else device)
     sampler, steps, seed = cfg.sampler, cfg.steps, cfg.seed
+    velocity = ds.velocity.to_numpy() if ds.velocity.chunks is None else ds.velocity.data.compute(
+        scheduler="synchronous")  # a few MB: not worth starting threads, nor importing dask.distributed (0.2 s)
     summary = {"store": str(out), "n": int(ds.sizes["sample"]), "sampler": sampler, "steps": steps, "seed": seed,
                "checkpoint": ds.attrs["checkpoint"],
-               "velocity_range_mps": [float(ds.velocity.min()), float(ds.velocity.max())]}
+               "velocity_range_mps": [float(velocity.min()), float(velocity.max())]}
     if json_out:
         print(json.dumps(summary))
     else:

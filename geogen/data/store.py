@@ -41,7 +41,7 @@ VELOCITY_MAX_PLAUSIBLE = 20000.0
 
 
 def compressor(level: int = 1) -> Any:
-    """The default codec: Blosc with zstd and bit shuffling (good on float32 traces).
+    """The default codec: Blosc with zstd and bit shuffling (velocity maps: 33 x smaller, lz4 only 13 x).
 
     Level 1: on Devito records level 3 stores 2.5 % less (ratio 1.225 against 1.195) and
     writes 1.5 x slower; on generated records the ratio is the same (1.16 / 1.15) and it
@@ -52,11 +52,26 @@ def compressor(level: int = 1) -> Any:
     return BloscCodec(cname="zstd", clevel=level, shuffle="bitshuffle")
 
 
+def record_compressor() -> Any:
+    """The codec of seismic records (float arrays with a ``time`` axis): Blosc lz4 with byte shuffling.
+
+    Amplitudes hardly compress, so speed decides: on openfwi-preset records (256 Devito
+    records, 512 generated) it writes 2.4 x and 1.8 x faster than :func:`compressor` and
+    reads 3-5 x faster, and stores *less* (ratio 1.22 against 1.19 on Devito's records, 1.15
+    against 1.14 on generated ones; lz4 with bit shuffling 1.16 and 1.14).
+    """
+    from zarr.codecs import BloscCodec
+
+    return BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")
+
+
 def encoding_for(ds: xr.Dataset, chunks: dict[str, dict[str, int]] | None = None) -> dict[str, dict[str, Any]]:
-    """Encoding that compresses every data variable, with optional per-variable chunks."""
+    """Encoding that compresses every data variable (records with :func:`record_compressor`, the rest with
+    :func:`compressor`), with optional per-variable chunks."""
     encoding: dict[str, dict[str, Any]] = {}
     for name, var in ds.variables.items():
-        enc: dict[str, Any] = {"compressors": (compressor(),)}
+        is_record = var.dtype.kind == "f" and "time" in var.dims and var.ndim >= 2
+        enc: dict[str, Any] = {"compressors": (record_compressor() if is_record else compressor(),)}
         if chunks and name in chunks:
             enc["chunks"] = tuple(chunks[name].get(d, var.sizes[d]) for d in var.dims)
         if var.ndim == 0 or var.dtype.kind in "OU":
