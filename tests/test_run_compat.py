@@ -16,6 +16,13 @@ from geogen.models.ubdiff import UBDiff
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+def _assert_same_pairs(velocity: np.ndarray, seismic: np.ndarray, expected: np.lib.npyio.NpzFile) -> None:
+    """Equal to float32 rounding: another CPU's BLAS kernels sum in another order (an AMD EPYC gives 12 of the
+    432 velocities 1 ulp apart from the machine that wrote the fixture); a wrongly loaded run is off by far more."""
+    np.testing.assert_allclose(velocity, expected["velocity"], rtol=1e-6, atol=0)
+    np.testing.assert_allclose(seismic, expected["seismic"], rtol=1e-5, atol=1e-6 * np.abs(expected["seismic"]).max())
+
+
 def _old_run(tmp_path: Path) -> Path:
     run = tmp_path / "old_run"
     shutil.copytree(FIXTURES / "old_run", run)
@@ -26,8 +33,7 @@ def test_an_old_run_directory_samples_the_pairs_it_sampled_before(tmp_path: Path
     expected = np.load(FIXTURES / "old_run_expected.npz")
     model = UBDiff.load(_old_run(tmp_path))
     velocity, seismic = model.sample(3, steps=4, seed=5, batch_size=2)
-    np.testing.assert_array_equal(velocity, expected["velocity"])
-    np.testing.assert_array_equal(seismic, expected["seismic"])
+    _assert_same_pairs(velocity, seismic, expected)
 
 
 def test_an_old_checkpoint_file_loads_directly_and_generate_writes_the_same_pairs(tmp_path: Path) -> None:
@@ -37,6 +43,5 @@ def test_an_old_checkpoint_file_loads_directly_and_generate_writes_the_same_pair
     assert model.config.latent_dim == 4 and model.acquisition.shape == (12, 12)
     generate(run, 3, tmp_path / "gen.zarr", steps=4, seed=5, batch_size=2)
     ds = open_store(tmp_path / "gen.zarr", kind="pairs")
-    np.testing.assert_array_equal(ds["velocity"].values, expected["velocity"])
-    np.testing.assert_array_equal(ds["seismic"].transpose("sample", "source", "time", "receiver").values,
-                                  expected["seismic"])
+    _assert_same_pairs(ds["velocity"].values, ds["seismic"].transpose("sample", "source", "time", "receiver").values,
+                       expected)
