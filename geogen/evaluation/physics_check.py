@@ -166,8 +166,14 @@ def pair_checker(acquisition: Acquisition, *, workers: int = 1, scheduler: str |
 
     with dask_client(workers, scheduler) as client:
         n = max(1, len(client.scheduler_info().get("workers", {})))
-        yield Checker(lambda v, s: client.submit(model_and_compare, v, s, acquisition, pure=False),
-                      lambda h: h.result(), n)
+
+        def submit(v: np.ndarray, s: np.ndarray) -> Any:
+            # the records go to a worker as data, not inside the task graph (a block of openfwi records is
+            # 22 MB: dask warned "Sending large graph" for each one)
+            data = client.scatter([v, s], hash=False)
+            return client.submit(model_and_compare, *data, acquisition, pure=False)
+
+        yield Checker(submit, lambda h: h.result(), n)
 
 
 class Checker:
