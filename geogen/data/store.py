@@ -43,9 +43,9 @@ VELOCITY_MAX_PLAUSIBLE = 20000.0
 def compressor(level: int = 1) -> Any:
     """The default codec: Blosc with zstd and bit shuffling (velocity maps: 33 x smaller, lz4 only 13 x).
 
-    Level 1: on Devito records level 3 stores 2.5 % less (ratio 1.225 against 1.195) and
-    writes 1.5 x slower; on generated records the ratio is the same (1.16 / 1.15) and it
-    writes 3.3 x slower (measured on the openfwi preset, 128 pairs).
+    Used for every array but records (those take :func:`record_compressor`).  Level 1:
+    level 3 cost 1.5-3.3 x the write time for 0-2.5 % fewer bytes (measured on openfwi-preset
+    records, before they moved to lz4); on maps it gives 33 x against level 3's 40 x.
     """
     from zarr.codecs import BloscCodec
 
