@@ -66,6 +66,11 @@ from geogen.progress import track
 from geogen.run.atomic import atomic_write_json
 from geogen.run.rundir import RunDir
 
+# Channels-last tensors let oneDNN skip its layout reorders around every convolution:
+# a CPU training step of the OpenFWI-geometry network (width 8, batch 16, 2 threads)
+# takes 0.19 s instead of 0.25 s, 1.3 x (bench/bench_inversionnet.py).
+LAYOUT = torch.channels_last
+
 PathLike = str | os.PathLike[str]
 
 
@@ -117,7 +122,7 @@ def train_inversionnet(records: np.ndarray, velocity: np.ndarray, acquisition: A
     dev = device or torch.device("cpu")
     torch.manual_seed(seed)
     a = acquisition
-    net = InversionNet(a.n_sources, a.nt, a.n_receivers, a.nz, a.nx, width=width).to(dev)
+    net = InversionNet(a.n_sources, a.nt, a.n_receivers, a.nz, a.nx, width=width).to(dev, memory_format=LAYOUT)
     opt = optimiser(net, lr=lr, weight_decay=weight_decay)
     x_all = torch.from_numpy(np.ascontiguousarray(records, dtype=np.float32))
     y_all = torch.from_numpy(np.ascontiguousarray(velocity, dtype=np.float32))
@@ -136,7 +141,7 @@ def train_inversionnet(records: np.ndarray, velocity: np.ndarray, acquisition: A
         cursor += bs
         if bs == 1:  # BatchNorm needs two samples in training mode
             idx = torch.cat([idx, order[(cursor) % n:(cursor) % n + 1]])
-        pred = net(x_all[idx].to(dev))
+        pred = net(x_all[idx].to(dev).contiguous(memory_format=LAYOUT))
         loss = F.l1_loss(pred, y_all[idx].to(dev))
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -163,7 +168,8 @@ def predict(net: InversionNet, records: np.ndarray, *, device: torch.device | No
     """Velocity on [-1, 1] for normalised records, in eval mode (BatchNorm running statistics)."""
     dev = device or torch.device("cpu")
     net.eval()
-    return np.concatenate([net(torch.from_numpy(np.ascontiguousarray(records[i:i + batch_size])).to(dev)).cpu().numpy()
+    return np.concatenate([net(torch.from_numpy(np.ascontiguousarray(records[i:i + batch_size])).to(dev)
+                               .contiguous(memory_format=LAYOUT)).cpu().numpy()
                            for i in range(0, len(records), batch_size)])
 
 
@@ -318,7 +324,8 @@ def fit_key(data: str, cfg: EvaluationConfig, seed: int, device: torch.device, v
     """
     settings = {"data": data, "steps": cfg.steps, "batch_size": cfg.batch_size, "width": cfg.width, "lr": cfg.lr,
                 "weight_decay": cfg.weight_decay, "eval_every": cfg.check_every if validated else None,
-                "seed": seed, "device": device.type, "threads": torch.get_num_threads(), "torch": torch.__version__}
+                "seed": seed, "device": device.type, "threads": torch.get_num_threads(), "torch": torch.__version__,
+                "layout": str(LAYOUT)}
     return hashlib.blake2b(json.dumps(settings, sort_keys=True).encode(), digest_size=16).hexdigest()
 
 
