@@ -10,6 +10,7 @@ arrays (a cached chunk, a user's numpy input) are never modified in place.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -109,11 +110,9 @@ class Normalizer:
 SCALE_BLOCK_BYTES = 64 * 2**20  # float64 working set per block of scale_pairs
 
 
-def _blockwise(transform: Any, x: np.ndarray) -> np.ndarray:
-    """``transform`` applied in float64 to blocks of ``x`` along axis 0, gathered into float32."""
+def _blockwise(transform: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> np.ndarray:
+    """``transform`` applied in float64 to blocks of ``x`` (a set of maps or records) along axis 0, as float32."""
     x = np.asarray(x)
-    if x.ndim == 0:
-        return np.asarray(transform(x.astype(np.float64)), np.float32)
     out = np.empty(x.shape, np.float32)
     per_item = max(1, int(np.prod(x.shape[1:])) * 8)
     step = max(1, SCALE_BLOCK_BYTES // per_item)
