@@ -266,6 +266,50 @@ def test_training_keeps_the_weights_of_lowest_validation_mae(normalised):
         train_inversionnet(x, y, acq, validation=(xv, yv), eval_every=10, **kw)
 
 
+def test_batches_cover_every_row_and_leave_none_alone():
+    from geogen.evaluation.downstream import batches
+
+    for n in range(2, 40):
+        for size in (1, 2, 3, 5, 16):
+            parts = batches(n, size)
+            assert [i for part in parts for i in range(n)[part]] == list(range(n))
+            assert all(part.stop - part.start >= 2 for part in parts)
+            assert all(part.stop - part.start <= max(size, 2) + 1 for part in parts)
+
+
+def test_weight_average_is_the_exponential_moving_average_of_the_steps(normalised):
+    """ema_decay 0.5 over two steps: the kept weights are half the first step's and half the second's."""
+    from geogen.evaluation.downstream import train_inversionnet
+
+    acq, (x, y), _ = normalised
+    kw = dict(batch_size=3, width=4, lr=3e-3, seed=0)
+    one, two = (train_inversionnet(x, y, acq, steps=n, **kw).net.state_dict() for n in (1, 2))
+    averaged = train_inversionnet(x, y, acq, steps=2, ema_decay=0.5, **kw)
+    assert averaged.curve == train_inversionnet(x, y, acq, steps=2, **kw).curve  # averaging does not steer
+    for name, value in averaged.net.state_dict().items():
+        if value.is_floating_point():
+            torch.testing.assert_close(value, 0.5 * one[name] + 0.5 * two[name], rtol=1e-5, atol=1e-6)
+
+
+def test_batchnorm_statistics_are_measured_on_the_given_records(normalised):
+    """bn_records: the first BatchNorm's statistics are those of its input on those records, not the batches'."""
+    from geogen.evaluation.downstream import LAYOUT, train_inversionnet, validation_mae
+
+    acq, (x, y), (xv, yv) = normalised
+    kw = dict(steps=6, batch_size=6, width=4, lr=3e-3, seed=0)
+    plain = train_inversionnet(x, y, acq, **kw)
+    reference = x[:4]
+    fit = train_inversionnet(x, y, acq, bn_records=reference, validation=(xv, yv), eval_every=3, **kw)
+    assert fit.curve == plain.curve
+    assert validation_mae(fit.net, xv, yv) == pytest.approx(fit.validation_mae, rel=1e-6)
+    conv, bn = fit.net.encoder[0][0], fit.net.encoder[0][1]
+    with torch.no_grad():
+        features = conv(torch.from_numpy(reference).contiguous(memory_format=LAYOUT))
+    torch.testing.assert_close(bn.running_mean, features.mean(dim=(0, 2, 3)), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(bn.running_var, features.var(dim=(0, 2, 3)), rtol=1e-3, atol=1e-5)
+    assert not torch.allclose(bn.running_mean, plain.net.encoder[0][1].running_mean, atol=1e-4)
+
+
 def test_seeds_give_means_spreads_and_per_seed_figures(stores):
     """Two seeds, with validation pairs: per-seed figures, sample std, best-validation selection."""
     from geogen.evaluation.downstream import evaluate, simulated_extra

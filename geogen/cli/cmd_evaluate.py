@@ -61,6 +61,9 @@ def evaluate(
     seed: Optional[int] = option("First seed of InversionNet's initialisation and batches."),
     seeds: Optional[int] = option("Train each arm with seeds SEED..SEED+N-1."),
     eval_every: Optional[int] = option("Steps between validation-MAE checks."),
+    ema_decay: Optional[float] = option("Decay of the weight average that is checked and kept (0: none)."),
+    bn_statistics: Optional[str] = option("BatchNorm statistics of the checked network: real (measured on the real "
+                                          "training records) or batches (running averages)."),
     device: Optional[str] = option("auto, cpu or cuda."),
     workers: Optional[int] = workers_option("Dask worker processes for the Devito modelling of (b0) and (c)."),
     scheduler: Optional[str] = scheduler_option(),
@@ -76,7 +79,8 @@ def evaluate(
     config = EvaluationConfig(**given(
         paired_only=paired_only, arms=[a.strip() for a in arms.split(",") if a.strip()] if arms else None,
         n_extra=n_extra, steps=steps, batch_size=batch_size, width=width, lr=lr, seed=seed, seeds=seeds,
-        eval_every=eval_every, device=device, workers=workers, scheduler=scheduler, feature_epochs=feature_epochs,
+        eval_every=eval_every, ema_decay=ema_decay, bn_statistics=bn_statistics, device=device, workers=workers,
+        scheduler=scheduler, feature_epochs=feature_epochs,
         threads=threads, distribution=False if no_distribution else None))
     summary = evaluate_run(run_dir, config, generated=generated)
     if json_out:

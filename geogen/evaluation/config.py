@@ -77,6 +77,13 @@ class EvaluationConfig(BaseModel):
     width: int = Field(8, gt=0, description="InversionNet base width (OpenFWI: 32)")
     lr: float = Field(1e-4, gt=0, description="InversionNet AdamW learning rate (OpenFWI: 1e-4)")
     weight_decay: float = Field(1e-4, ge=0, description="InversionNet AdamW weight decay (OpenFWI: 1e-4)")
+    ema_decay: float = Field(
+        0.995, ge=0, lt=1,
+        description="check and keep an exponential moving average of InversionNet's weights with this decay "
+                    "(0: the trained weights themselves)")
+    bn_statistics: Literal["batches", "real"] = Field(
+        "real", description="BatchNorm statistics of the checked network: 'real' measures them on the real "
+                            "training records, 'batches' keeps the running averages of the training batches")
     seed: int = Field(0, description="first seed of InversionNet's initialisation and batch order")
     seeds: int = Field(1, gt=0, description="seeds per arm; figures are the mean and sample std over seeds")
     eval_every: int | None = Field(None, gt=0, description="steps between validation-MAE checks (default: steps / 20)")

@@ -27,6 +27,7 @@ pairs and draws the report's pictures.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -39,6 +40,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch.nn import functional as F
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 
 from geogen.acquisition import Acquisition
 from geogen.data.datasets import acquisition_of, pairs_dataset
@@ -85,6 +87,15 @@ def select_best(validation_curve: Sequence[tuple[int, float]]) -> tuple[int, flo
     return int(best[0]), float(best[1])
 
 
+def batches(n: int, size: int) -> list[slice]:
+    """``range(n)`` in slices of ``size``, none of a single row (BatchNorm in training mode needs two)."""
+    size = max(size, 2)
+    parts = [slice(i, min(i + size, n)) for i in range(0, n, size)]
+    if len(parts) > 1 and parts[-1].stop - parts[-1].start == 1:
+        parts[-2:] = [slice(parts[-2].start, n)]
+    return parts
+
+
 @dataclass
 class InversionFit:
     """One InversionNet training: the chosen weights and how they were chosen.
@@ -107,8 +118,8 @@ class InversionFit:
 def train_inversionnet(records: np.ndarray, velocity: np.ndarray, acquisition: Acquisition, *, steps: int,
                        batch_size: int = 32, width: int = 8, lr: float = 1e-4, weight_decay: float = 1e-4,
                        seed: int = 0, device: torch.device | None = None, description: str = "InversionNet",
-                       validation: tuple[np.ndarray, np.ndarray] | None = None, eval_every: int = 50
-                       ) -> InversionFit:
+                       validation: tuple[np.ndarray, np.ndarray] | None = None, eval_every: int = 50,
+                       ema_decay: float = 0.0, bn_records: np.ndarray | None = None) -> InversionFit:
     """Fit InversionNet (L1 loss, AdamW) on normalised records -> velocity on [-1, 1].
 
     With ``validation`` (normalised records, velocity on [-1, 1]) the MAE on those pairs
@@ -116,6 +127,12 @@ def train_inversionnet(records: np.ndarray, velocity: np.ndarray, acquisition: A
     returned: early stopping chosen on held-out data, never on the test pairs.  The
     checks run in eval mode without gradients and draw no random numbers, so the
     training trajectory is the same with or without them.
+
+    The network that is checked and returned is the trained one, or with ``ema_decay`` > 0
+    an exponential moving average of its weights and buffers (Polyak averaging); with
+    ``bn_records`` its BatchNorm statistics are then measured on those records (the
+    real training records) instead of the running averages of the training batches.
+    Both damp the check-to-check noise that otherwise decides which weights are kept.
     """
     if validation is not None and not 1 <= eval_every <= steps:
         raise InputError(f"eval_every ({eval_every}) must be between 1 and the number of steps ({steps})")
@@ -133,6 +150,21 @@ def train_inversionnet(records: np.ndarray, velocity: np.ndarray, acquisition: A
     cursor, curve = 0, []
     checks: list[tuple[int, float]] = []
     best_state: dict[str, torch.Tensor] | None = None
+    averaged = AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True) \
+        if ema_decay > 0 else None
+    reference = None if bn_records is None else \
+        torch.from_numpy(np.ascontiguousarray(bn_records, dtype=np.float32))
+
+    def scored() -> InversionNet:
+        """The network a check measures and the fit returns (see the docstring)."""
+        candidate = averaged.module if averaged is not None else net
+        if reference is None:
+            return candidate
+        candidate = copy.deepcopy(candidate)
+        update_bn([reference[part].to(dev).contiguous(memory_format=LAYOUT) for part in batches(len(reference), bs)],
+                  candidate)
+        return candidate
+
     net.train()
     for step in track(range(1, steps + 1), total=steps, description=description):
         if cursor + bs > n:
@@ -146,20 +178,24 @@ def train_inversionnet(records: np.ndarray, velocity: np.ndarray, acquisition: A
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if averaged is not None:
+            averaged.update_parameters(net)
         curve.append(loss.item())
         if validation is not None and step % eval_every == 0:
-            checks.append((step, validation_mae(net, *validation, device=dev)))
+            candidate = scored()
+            checks.append((step, validation_mae(candidate, *validation, device=dev)))
             if select_best(checks)[0] == step:  # the one rule for "best": ties keep the earlier
-                best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+                best_state = {k: v.detach().clone() for k, v in candidate.state_dict().items()}
             net.train()
-    net.eval()
+    final = scored()
+    final.eval()
     if not checks:
-        return InversionFit(net, curve, best_step=steps)
+        return InversionFit(final, curve, best_step=steps)
     best_step, best_mae = select_best(checks)
     assert best_state is not None
-    net.load_state_dict(best_state)
-    net.eval()
-    return InversionFit(net, curve, best_step=best_step, validation_mae=best_mae, validation_curve=checks)
+    final.load_state_dict(best_state)
+    final.eval()
+    return InversionFit(final, curve, best_step=best_step, validation_mae=best_mae, validation_curve=checks)
 
 
 @torch.no_grad()
@@ -326,6 +362,11 @@ def fit_key(data: str, cfg: EvaluationConfig, seed: int, device: torch.device, v
                 "weight_decay": cfg.weight_decay, "eval_every": cfg.check_every if validated else None,
                 "seed": seed, "device": device.type, "threads": torch.get_num_threads(), "torch": torch.__version__,
                 "layout": str(LAYOUT)}
+    # written only when they differ from plain training, so fits made before these settings existed keep their keys
+    if cfg.ema_decay > 0:
+        settings["ema_decay"] = cfg.ema_decay
+    if cfg.bn_statistics != "batches":
+        settings["bn_statistics"] = cfg.bn_statistics
     return hashlib.blake2b(json.dumps(settings, sort_keys=True).encode(), digest_size=16).hexdigest()
 
 
@@ -484,7 +525,8 @@ def _evaluate(run: Path, inputs: RunInputs, gen_path: Path, cfg: EvaluationConfi
             kept = files.evaluation_fit(fit_key(data, cfg, k, dev, validated=validation is not None)) if write else None
             done = load_fit(kept)
             if done is None:
-                done = _train_and_score(x, y, test_x, test_y, acq, cfg, seed=k, device=dev, validation=validation,
+                done = _train_and_score(x, y, test_x, test_y, acq, cfg, seed=k, device=dev, n_real=len(v_train),
+                                        validation=validation,
                                         description=f"InversionNet {arm.label} seed {k}")
                 if kept is not None:
                     kept.parent.mkdir(parents=True, exist_ok=True)
@@ -534,14 +576,18 @@ def _evaluate(run: Path, inputs: RunInputs, gen_path: Path, cfg: EvaluationConfi
 
 
 def _train_and_score(x: np.ndarray, y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray, acq: Acquisition,
-                     cfg: EvaluationConfig, *, seed: int, device: torch.device,
+                     cfg: EvaluationConfig, *, seed: int, device: torch.device, n_real: int,
                      validation: tuple[np.ndarray, np.ndarray] | None, description: str
                      ) -> tuple[SeedResult, list[float]]:
-    """One seed of one arm: train InversionNet, score it on the test pairs; its figures and loss curve."""
+    """One seed of one arm: train InversionNet, score it on the test pairs; its figures and loss curve.
+
+    The first ``n_real`` rows of ``x``, ``y`` are the real training pairs (the rest the arm's extras).
+    """
     t0 = time.perf_counter()
     fit = train_inversionnet(x, y, acq, steps=cfg.steps, batch_size=cfg.batch_size, width=cfg.width, lr=cfg.lr,
                              weight_decay=cfg.weight_decay, seed=seed, device=device, validation=validation,
-                             eval_every=cfg.check_every, description=description)
+                             eval_every=cfg.check_every, description=description, ema_decay=cfg.ema_decay,
+                             bn_records=x[:n_real] if cfg.bn_statistics == "real" else None)
     result = SeedResult(seed=seed, **score(fit.net, test_x, test_y, device=device), best_step=fit.best_step,
                         validation_mae=fit.validation_mae, final_train_l1=float(np.mean(fit.curve[-20:])),
                         train_s=time.perf_counter() - t0)
