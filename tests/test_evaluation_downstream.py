@@ -325,6 +325,9 @@ def test_seeds_give_means_spreads_and_per_seed_figures(stores):
     inv = out["inversionnet"]
     assert inv["settings"]["seeds"] == [3, 4]
     assert inv["selection"] == "best validation MAE"
+    assert inv["weights"] == ("moving average of the weights (decay 0.995), "
+                              "BatchNorm statistics of the real training records")
+    assert inv["settings"]["ema_decay"] == 0.995 and inv["settings"]["bn_statistics"] == "real"
     assert inv["validation"] == {"store": str(RunInputs.locate(run_dir).pairs_store), "split": "pairs.validation",
                                  "n": 2, "eval_every": 2, "criterion": "MAE on [-1, 1] velocity"}
     arms = out["arms"]

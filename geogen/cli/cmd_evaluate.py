@@ -29,7 +29,8 @@ def format_evaluation(summary: Evaluation) -> str:
     lines += ["  " + line for line in comparison_lines(summary.comparisons)]
     n_seeds = len(inv["settings"].get("seeds", [0]))
     reused = sum(1 for r in summary.arms.values() for s in (r.per_seed or []) if s.reused)
-    lines.append(f"  weights scored: {inv['selection']}; {n_seeds} seed(s)"
+    lines.append(f"  weights scored: {inv['selection']}"
+                 + (f" ({inv['weights']})" if "weights" in inv else "") + f"; {n_seeds} seed(s)"
                  + (" (mean ± sample std)" if n_seeds > 1 else "")
                  + (f"; {reused} training(s) reused from evaluation/fits (same inputs and settings)" if reused else ""))
     dist = summary.distribution

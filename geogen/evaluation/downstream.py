@@ -508,6 +508,10 @@ def _evaluate(run: Path, inputs: RunInputs, gen_path: Path, cfg: EvaluationConfi
         y_val, x_val = scaling.scale_pairs(v_val, s_val)
         validation = (x_val, y_val)
     selection = "best validation MAE" if validation is not None else "last"
+    weights = (f"moving average of the weights (decay {cfg.ema_decay:g})" if cfg.ema_decay > 0 else
+               "the trained weights") + (", BatchNorm statistics of the real training records"
+                                         if cfg.bn_statistics == "real" else
+                                         ", BatchNorm running averages of the training batches")
     seed_list = list(range(cfg.seed, cfg.seed + cfg.seeds))
     results: dict[str, ArmResult] = {}
     curves: dict[str, list[float]] = {}
@@ -550,6 +554,7 @@ def _evaluate(run: Path, inputs: RunInputs, gen_path: Path, cfg: EvaluationConfi
                          "metric_scale": "MAE/MSE on [-1, 1] velocity, SSIM on [0, 1] (window 11, sigma 1.5)",
                          "std": "sample standard deviation over seeds (ddof 1); null for one seed", **timings},
             "selection": selection,
+            "weights": weights,
             "validation": ({"store": str(inputs.pairs_store), "split": "pairs.validation", "n": int(val_idx.size),
                             "eval_every": cfg.check_every, "criterion": "MAE on [-1, 1] velocity"}
                            if validation is not None else

@@ -168,7 +168,8 @@ def render(validation: dict[str, Any] | None, evaluation: Evaluation | None, pic
         if "selection" in inv:
             seeds = st.get("seeds", [st.get("seed")])
             lines += [f"Weights scored: {inv['selection']} (validation pairs: {inv.get('validation', {}).get('n', 0)})"
-                      f"; {len(seeds)} seed(s), mean ± sample std over seeds.", ""]
+                      f"; {len(seeds)} seed(s), mean ± sample std over seeds."
+                      + (f"  Network scored: {inv['weights']}." if "weights" in inv else ""), ""]
         lines += link("inversionnet_curves", "InversionNet training loss")
         lines += link("training_curves", "UB-Diff training curves")
     return "\n".join(lines) + "\n"
