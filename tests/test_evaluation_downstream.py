@@ -328,6 +328,9 @@ def test_seeds_give_means_spreads_and_per_seed_figures(stores):
     assert inv["weights"] == ("moving average of the weights (decay 0.995), "
                               "BatchNorm statistics of the real training records")
     assert inv["settings"]["ema_decay"] == 0.995 and inv["settings"]["bn_statistics"] == "real"
+    kept = [json.loads(f.read_text()) for f in sorted((run_dir / "evaluation" / "fits").glob("*.json"))]
+    assert kept and all([step for step, _ in k["validation_curve"]] == [2, 4] for k in kept)
+    assert all(k["result"]["validation_mae"] == min(m for _, m in k["validation_curve"]) for k in kept)
     assert inv["validation"] == {"store": str(RunInputs.locate(run_dir).pairs_store), "split": "pairs.validation",
                                  "n": 2, "eval_every": 2, "criterion": "MAE on [-1, 1] velocity"}
     arms = out["arms"]

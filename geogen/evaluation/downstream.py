@@ -529,12 +529,14 @@ def _evaluate(run: Path, inputs: RunInputs, gen_path: Path, cfg: EvaluationConfi
             kept = files.evaluation_fit(fit_key(data, cfg, k, dev, validated=validation is not None)) if write else None
             done = load_fit(kept)
             if done is None:
-                done = _train_and_score(x, y, test_x, test_y, acq, cfg, seed=k, device=dev, n_real=len(v_train),
-                                        validation=validation,
-                                        description=f"InversionNet {arm.label} seed {k}")
-                if kept is not None:
+                result, curve, checks = _train_and_score(
+                    x, y, test_x, test_y, acq, cfg, seed=k, device=dev, n_real=len(v_train), validation=validation,
+                    description=f"InversionNet {arm.label} seed {k}")
+                done = (result, curve)
+                if kept is not None:  # the validation curve too: how noisy the checks were, without retraining
                     kept.parent.mkdir(parents=True, exist_ok=True)
-                    atomic_write_json(kept, {"result": done[0].to_json(), "curve": done[1]})
+                    atomic_write_json(kept, {"result": result.to_json(), "curve": curve,
+                                             "validation_curve": [list(c) for c in checks]})
             else:
                 done[0].reused = str(kept)
             per_seed.append(done[0])
@@ -583,8 +585,8 @@ def _evaluate(run: Path, inputs: RunInputs, gen_path: Path, cfg: EvaluationConfi
 def _train_and_score(x: np.ndarray, y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray, acq: Acquisition,
                      cfg: EvaluationConfig, *, seed: int, device: torch.device, n_real: int,
                      validation: tuple[np.ndarray, np.ndarray] | None, description: str
-                     ) -> tuple[SeedResult, list[float]]:
-    """One seed of one arm: train InversionNet, score it on the test pairs; its figures and loss curve.
+                     ) -> tuple[SeedResult, list[float], list[tuple[int, float]]]:
+    """One seed of one arm: train InversionNet, score it on the test pairs; its figures, loss and validation curves.
 
     The first ``n_real`` rows of ``x``, ``y`` are the real training pairs (the rest the arm's extras).
     """
@@ -596,7 +598,7 @@ def _train_and_score(x: np.ndarray, y: np.ndarray, test_x: np.ndarray, test_y: n
     result = SeedResult(seed=seed, **score(fit.net, test_x, test_y, device=device), best_step=fit.best_step,
                         validation_mae=fit.validation_mae, final_train_l1=float(np.mean(fit.curve[-20:])),
                         train_s=time.perf_counter() - t0)
-    return result, fit.curve
+    return result, fit.curve, fit.validation_curve
 
 
 def _arm_result(arm: Arm, per_seed: list[SeedResult], *, source: str | None, n_train: int,
