@@ -116,6 +116,15 @@ class EvaluationConfig(BaseModel):
         return self
 
     @property
+    def scored_network(self) -> str:
+        """Which network a check measures and the arm is scored with, in words (the report's and the JSON's)."""
+        weights = f"moving average of the weights (decay {self.ema_decay:g})" if self.ema_decay > 0 else \
+            "the trained weights"
+        statistics = "BatchNorm statistics of the real training records" if self.bn_statistics == "real" else \
+            "BatchNorm running averages of the training batches"
+        return f"{weights}, {statistics}"
+
+    @property
     def check_every(self) -> int:
         """Steps between validation checks: ``eval_every`` or a twentieth of the steps."""
         return self.eval_every if self.eval_every is not None else max(1, self.steps // 20)

@@ -152,17 +152,19 @@ def train_inversionnet(records: np.ndarray, velocity: np.ndarray, acquisition: A
     best_state: dict[str, torch.Tensor] | None = None
     averaged = AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True) \
         if ema_decay > 0 else None
-    reference = None if bn_records is None else \
-        torch.from_numpy(np.ascontiguousarray(bn_records, dtype=np.float32))
+    reference: list[torch.Tensor] | None = None  # bn_records, batched and on the device once
+    if bn_records is not None:
+        records_bn = torch.from_numpy(np.ascontiguousarray(bn_records, dtype=np.float32))
+        reference = [records_bn[part].to(dev).contiguous(memory_format=LAYOUT)
+                     for part in batches(len(records_bn), bs)]
+    kept_net = averaged.module if averaged is not None else net  # the weights that are checked and returned
 
     def scored() -> InversionNet:
-        """The network a check measures and the fit returns (see the docstring)."""
-        candidate = averaged.module if averaged is not None else net
+        """The network a check measures (see the docstring): ``kept_net``, or a copy with re-measured BatchNorm."""
         if reference is None:
-            return candidate
-        candidate = copy.deepcopy(candidate)
-        update_bn([reference[part].to(dev).contiguous(memory_format=LAYOUT) for part in batches(len(reference), bs)],
-                  candidate)
+            return kept_net
+        candidate = copy.deepcopy(kept_net)
+        update_bn(reference, candidate)
         return candidate
 
     net.train()
@@ -187,15 +189,15 @@ def train_inversionnet(records: np.ndarray, velocity: np.ndarray, acquisition: A
             if select_best(checks)[0] == step:  # the one rule for "best": ties keep the earlier
                 best_state = {k: v.detach().clone() for k, v in candidate.state_dict().items()}
             net.train()
-    final = scored()
-    final.eval()
     if not checks:
+        final = scored()
+        final.eval()
         return InversionFit(final, curve, best_step=steps)
     best_step, best_mae = select_best(checks)
     assert best_state is not None
-    final.load_state_dict(best_state)
-    final.eval()
-    return InversionFit(final, curve, best_step=best_step, validation_mae=best_mae, validation_curve=checks)
+    kept_net.load_state_dict(best_state)  # the checked network's state, BatchNorm statistics included
+    kept_net.eval()
+    return InversionFit(kept_net, curve, best_step=best_step, validation_mae=best_mae, validation_curve=checks)
 
 
 @torch.no_grad()
@@ -508,10 +510,6 @@ def _evaluate(run: Path, inputs: RunInputs, gen_path: Path, cfg: EvaluationConfi
         y_val, x_val = scaling.scale_pairs(v_val, s_val)
         validation = (x_val, y_val)
     selection = "best validation MAE" if validation is not None else "last"
-    weights = (f"moving average of the weights (decay {cfg.ema_decay:g})" if cfg.ema_decay > 0 else
-               "the trained weights") + (", BatchNorm statistics of the real training records"
-                                         if cfg.bn_statistics == "real" else
-                                         ", BatchNorm running averages of the training batches")
     seed_list = list(range(cfg.seed, cfg.seed + cfg.seeds))
     results: dict[str, ArmResult] = {}
     curves: dict[str, list[float]] = {}
@@ -536,7 +534,7 @@ def _evaluate(run: Path, inputs: RunInputs, gen_path: Path, cfg: EvaluationConfi
                 if kept is not None:  # the validation curve too: how noisy the checks were, without retraining
                     kept.parent.mkdir(parents=True, exist_ok=True)
                     atomic_write_json(kept, {"result": result.to_json(), "curve": curve,
-                                             "validation_curve": [list(c) for c in checks]})
+                                             "validation_curve": checks})
             else:
                 done[0].reused = str(kept)
             per_seed.append(done[0])
@@ -556,7 +554,7 @@ def _evaluate(run: Path, inputs: RunInputs, gen_path: Path, cfg: EvaluationConfi
                          "metric_scale": "MAE/MSE on [-1, 1] velocity, SSIM on [0, 1] (window 11, sigma 1.5)",
                          "std": "sample standard deviation over seeds (ddof 1); null for one seed", **timings},
             "selection": selection,
-            "weights": weights,
+            "weights": cfg.scored_network,
             "validation": ({"store": str(inputs.pairs_store), "split": "pairs.validation", "n": int(val_idx.size),
                             "eval_every": cfg.check_every, "criterion": "MAE on [-1, 1] velocity"}
                            if validation is not None else
