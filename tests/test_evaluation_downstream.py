@@ -437,8 +437,14 @@ def test_geogen_evaluate_command(run, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["evaluate", str(run_dir), "--json", *common])
     assert exit_info.value.code == 0
-    summary = json.loads(capsys.readouterr().out)
+    out, err = capsys.readouterr()
+    summary = json.loads(out)
     arms = summary["arms"]
+    # one stderr line per finished training, naming arm and seed: a stopped run can still be read
+    trained = [line for line in err.splitlines() if line.startswith("geogen: InversionNet ")]
+    assert len(trained) == 4 and all("(trained in " in line for line in trained)
+    assert "(b) real + generated, seed 1: test MAE " in err
+    assert f"test MAE {arms['b']['per_seed'][1]['mae']:.4f}" in trained[3]
     assert arms["a"]["n_train"] == 6 and arms["b"]["n_train"] == 10 and len(arms["b"]["per_seed"]) == 2
     assert {arms[k]["skipped"] for k in ("b0", "c")} == {"not asked for (arms setting)"}
     assert summary["inversionnet"]["settings"]["seeds"] == [0, 1] and "distribution" not in summary
@@ -448,7 +454,9 @@ def test_geogen_evaluate_command(run, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["evaluate", str(run_dir), *common])
     assert exit_info.value.code == 0
-    text = capsys.readouterr().out
+    text, err = capsys.readouterr()
+    reused = [line for line in err.splitlines() if line.startswith("geogen: InversionNet ")]
+    assert len(reused) == 4 and all("(reused evaluation/fits/" in line for line in reused)
     assert "InversionNet tested on 2 held-out real pairs" in text
     assert "(a) real only" in text and "(b) real + generated" in text and " ± " in text
     for bad, message in ((["evaluate", str(tmp_path / "nowhere")], "no such run directory"),

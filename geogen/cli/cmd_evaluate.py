@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Optional
 import typer
 
 from geogen.cli.app import app
-from geogen.cli.options import given, json_flag, option, scheduler_option, workers_option
+from geogen.cli.options import given, json_flag, option, progress_lines, scheduler_option, workers_option
 
 if TYPE_CHECKING:
     from geogen.evaluation.results import Evaluation
@@ -83,7 +83,8 @@ def evaluate(
         eval_every=eval_every, ema_decay=ema_decay, bn_statistics=bn_statistics, device=device, workers=workers,
         scheduler=scheduler, feature_epochs=feature_epochs,
         threads=threads, distribution=False if no_distribution else None))
-    summary = evaluate_run(run_dir, config, generated=generated)
+    with progress_lines("geogen.evaluation"):  # one stderr line per finished training: hours of work stay legible
+        summary = evaluate_run(run_dir, config, generated=generated)
     if json_out:
         print(json.dumps(summary.to_json(), indent=2))
     else:

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import logging
-import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from geogen.cli.app import app
-from geogen.cli.options import option
-
-
-class _StageLines(logging.Handler):
-    """Stage progress as plain lines on stderr, so stdout keeps only the run directory."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        print(f"geogen: {record.getMessage()}", file=sys.stderr, flush=True)
+from geogen.cli.options import option, progress_lines
 
 
 @app.command()
@@ -32,15 +23,6 @@ def train(
     """Run a workflow: data, training (3 steps), generation, physics check, export, summary."""
     from geogen.workflow.runner import Workflow
 
-    loggers = [logging.getLogger(name) for name in ("geogen.workflow", "geogen.training")]
-    handler = _StageLines()
-    if not quiet:
-        for logger in loggers:
-            logger.addHandler(handler)
-            logger.setLevel(logging.INFO)
-    try:
+    with progress_lines("geogen.workflow", "geogen.training", "geogen.evaluation", enabled=not quiet):
         run_dir = Workflow.from_yaml(workflow, overrides=set_).run(force=force, until=until)
-    finally:
-        for logger in loggers:
-            logger.removeHandler(handler)
     typer.echo(str(run_dir))

@@ -9,6 +9,10 @@ default holds (:func:`given`).
 
 from __future__ import annotations
 
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import typer
@@ -45,3 +49,34 @@ def workers_option(help: str = "Dask worker processes for the Devito modelling (
 def scheduler_option(help: str = "Address of a running dask scheduler to use instead.") -> Any:
     """``--scheduler``: a running dask scheduler instead of local workers."""
     return option(help, "--scheduler")
+
+
+class _ProgressLines(logging.Handler):
+    """Log records as plain ``geogen: ...`` lines on stderr, so stdout keeps only the command's answer."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"geogen: {record.getMessage()}", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def progress_lines(*loggers: str, enabled: bool = True) -> Iterator[None]:
+    """While the block runs, the INFO records of ``loggers`` (stages, finished trainings) go to stderr as lines.
+
+    Long commands say what they have finished, so a stopped or piped run can still be read;
+    library callers stay quiet unless they configure logging themselves.
+    """
+    if not enabled:
+        yield
+        return
+    handler = _ProgressLines()
+    chosen = [logging.getLogger(name) for name in loggers]
+    levels = [logger.level for logger in chosen]
+    for logger in chosen:
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        for logger, level in zip(chosen, levels):
+            logger.removeHandler(handler)
+            logger.setLevel(level)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import logging
 import os
 import time
 from collections.abc import Sequence
@@ -67,6 +68,8 @@ from geogen.models.device import pick_device
 from geogen.progress import track
 from geogen.run.atomic import atomic_write_json
 from geogen.run.rundir import RunDir
+
+log = logging.getLogger("geogen.evaluation")
 
 # Channels-last tensors let oneDNN skip its layout reorders around every convolution:
 # a CPU training step of the OpenFWI-geometry network (width 8, batch 16, 2 threads)
@@ -537,6 +540,7 @@ def _evaluate(run: Path, inputs: RunInputs, gen_path: Path, cfg: EvaluationConfi
                                              "validation_curve": checks})
             else:
                 done[0].reused = str(kept)
+            log.info("%s", _seed_line(arm, done[0], files))
             per_seed.append(done[0])
             if k == cfg.seed:  # the pictures show the first seed's curves
                 curves[arm.label] = done[1]
@@ -578,6 +582,16 @@ def _evaluate(run: Path, inputs: RunInputs, gen_path: Path, cfg: EvaluationConfi
 
         summary.report = str(write_report(run))
     return summary
+
+
+def _seed_line(arm: Arm, result: SeedResult, files: RunDir) -> str:
+    """One finished training in words: which arm and seed, its test MAE, and whether it was trained or reused."""
+    chosen = f", best check at step {result.best_step}" if result.best_step is not None else ""
+    if result.reused is not None:
+        how = f"reused {files.relative(Path(result.reused))}"
+    else:
+        how = f"trained in {result.train_s:.0f} s" if result.train_s is not None else "trained"
+    return f"InversionNet {arm.label}, seed {result.seed}: test MAE {result.mae:.4f}{chosen} ({how})"
 
 
 def _train_and_score(x: np.ndarray, y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray, acq: Acquisition,
