@@ -432,6 +432,7 @@ def test_geogen_evaluate_command(run, tmp_path, capsys):
     from geogen.cli import main
 
     run_dir = Path(shutil.copytree(run[0], tmp_path / "run"))
+    shutil.rmtree(run_dir / "evaluation" / "fits", ignore_errors=True)  # fits of earlier tests: all trained here
     common = ["--arms", "a,b", "--steps", "2", "--batch-size", "4", "--width", "4", "--no-distribution",
               "--threads", "1", "--seeds", "2"]
     with pytest.raises(SystemExit) as exit_info:
