@@ -18,13 +18,14 @@ generator work without touching the InversionNet test.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from geogen.data.datasets import acquisition_of
 from geogen.data.store import open_store
+from geogen.evaluation.run_inputs import RunInputs
 
 
 def maps(path: str | Path, kind: str, index: np.ndarray | None = None) -> np.ndarray:
@@ -55,15 +56,15 @@ def main() -> None:
                              "so the real row is there to compare with)")
     args = parser.parse_args()
 
-    splits = json.loads((args.run / "splits.json").read_text())
-    acquisition = json.loads((args.run / "config.json").read_text())["acquisition"]
-    scale = 2.0 / (acquisition["vmax"] - acquisition["vmin"])  # m/s -> [-1, 1] units
-    paired_train = maps(splits["pairs_store"], "pairs", np.asarray(splits["pairs"]["train"]))
-    all_train = maps(splits["velocity_store"], "velocity", np.asarray(splits["velocity"]["train"]))
+    inputs = RunInputs.locate(args.run)  # the run's stores, resolved as geogen evaluate resolves them
+    acquisition = acquisition_of(open_store(inputs.pairs_store, kind="pairs"))
+    scale = 2.0 / (acquisition.vmax - acquisition.vmin)  # m/s -> [-1, 1] units, InversionNet's scale
+    paired_train = maps(inputs.pairs_store, "pairs", inputs.part("pairs", "train"))
+    all_train = maps(inputs.velocity_store, "velocity", inputs.part("velocity", "train"))
     args.n = args.n or len(paired_train)
     rows: list[tuple[str, np.ndarray, bool]] = [  # (name, maps, whether they are training maps themselves)
         ("real: validation pairs' maps",
-         maps(splits["pairs_store"], "pairs", np.asarray(splits["pairs"]["validation"])), False),
+         maps(inputs.pairs_store, "pairs", inputs.part("pairs", "validation")), False),
         ("real: paired training maps", paired_train, True),
     ]
     rows += [(str(store), maps(store, "pairs"), False) for store in args.stores]
@@ -81,6 +82,7 @@ def main() -> None:
             to_pairs = f"{np.median(nearest_mae(v, paired_train)) * scale:.4f}"
             to_all = f"{np.median(nearest_mae(v, all_train)) * scale:.4f}"
         print(f"{name:<{w}} {to_pairs:>13} {to_all:>10} {spread:>12}")
+
 
 if __name__ == "__main__":
     main()
