@@ -25,6 +25,8 @@ depends only on ``(seed, e)``, so a resumed run repeats the uninterrupted one.
 from __future__ import annotations
 
 import copy
+import hashlib
+import logging
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -49,6 +51,8 @@ from geogen.run.checkpoint import RunMeta, diffusion_state, load_checkpoint, sav
 from geogen.run.rundir import RunDir
 from geogen.training.config import DiffusionConfig, ModelConfig, StepConfig
 from geogen.training.context import DeviceContext
+
+log = logging.getLogger("geogen.training")
 
 #: Called after every optimiser step with ``(stage, step)``; lets a caller stop a run
 #: at a chosen step (the resume test injects an exception here).
@@ -299,18 +303,48 @@ def encode_stream(net: UBDiffNet, stream: ChunkStream, batch_size: int, ctx: Dev
     return z[np.argsort(idx, kind="stable")]
 
 
+def encoder_digest(net: UBDiffNet) -> str:
+    """SHA-256 of the encoder's weights: what the cached co-latents were computed with."""
+    h = hashlib.sha256()
+    for name, tensor in sorted(net.encoder.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+#: key of the encoder digest inside the latents file (not a split)
+_DIGEST_KEY = "encoder_sha256"
+
+
 def cached_latents(run: RunDir, net: UBDiffNet, streams: dict[str, ChunkStream | None], batch_size: int,
                    ctx: DeviceContext) -> dict[str, np.ndarray]:
-    """Encode the velocity splits once and keep them in the run's latents file (written atomically)."""
+    """Encode the velocity splits once and keep them in the run's latents file (written atomically).
+
+    The file carries the digest of the encoder that made it: a file from another encoder (step 1
+    retrained, a run directory copied or resumed with other settings) is encoded again, since the
+    diffusion would otherwise learn the co-latents of a model it is not part of.
+    """
     path = run.latents
-    if not path.exists() and ctx.is_main:
+    digest = encoder_digest(net)
+    if ctx.is_main and _cached_digest(path) != digest:
+        if path.exists():
+            log.info("latents: %s was made by another encoder; encoding the velocity maps again", path.name)
         arrays = {k: (encode_stream(net, s, batch_size, ctx) if s is not None and len(s)
                       else np.zeros((0, net.encoder.project.out_features), np.float32)) for k, s in streams.items()}
         with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
+            np.savez(fh, **arrays, **{_DIGEST_KEY: np.array(digest)})
     ctx.barrier()
     with np.load(path) as data:
-        return {k: data[k] for k in data.files}
+        return {k: data[k] for k in data.files if k != _DIGEST_KEY}
+
+
+def _cached_digest(path: Path) -> str | None:
+    """The encoder digest a latents file records (None: no file, an unreadable one, or one made before digests)."""
+    try:
+        with np.load(path) as data:
+            return str(data[_DIGEST_KEY]) if _DIGEST_KEY in data.files else None
+    except (OSError, ValueError, EOFError):
+        return None
 
 
 @torch.no_grad()
