@@ -325,24 +325,33 @@ def cached_latents(run: RunDir, net: UBDiffNet, streams: dict[str, ChunkStream |
     diffusion would otherwise learn the co-latents of a model it is not part of.
     """
     path = run.latents
-    digest = encoder_digest(net)
-    if ctx.is_main and _cached_digest(path) != digest:
-        if path.exists():
-            log.info("latents: %s was made by another encoder; encoding the velocity maps again", path.name)
-        arrays = {k: (encode_stream(net, s, batch_size, ctx) if s is not None and len(s)
-                      else np.zeros((0, net.encoder.project.out_features), np.float32)) for k, s in streams.items()}
-        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-            np.savez(fh, **arrays, **{_DIGEST_KEY: np.array(digest)})
+    arrays = None
+    if ctx.is_main:
+        digest = encoder_digest(net)
+        arrays = _latents_made_by(path, digest)
+        if arrays is None:
+            if path.exists():
+                log.info("latents: %s was made by another encoder; encoding the velocity maps again", path.name)
+            arrays = {k: (encode_stream(net, s, batch_size, ctx) if s is not None and len(s)
+                          else np.zeros((0, net.encoder.project.out_features), np.float32))
+                      for k, s in streams.items()}
+            with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+                np.savez(fh, **arrays, **{_DIGEST_KEY: np.array(digest)})
     ctx.barrier()
-    with np.load(path) as data:
-        return {k: data[k] for k in data.files if k != _DIGEST_KEY}
+    if arrays is None:  # the other ranks read what rank 0 wrote
+        with np.load(path) as data:
+            arrays = {k: data[k] for k in data.files if k != _DIGEST_KEY}
+    return arrays
 
 
-def _cached_digest(path: Path) -> str | None:
-    """The encoder digest a latents file records (None: no file, an unreadable one, or one made before digests)."""
+def _latents_made_by(path: Path, digest: str) -> dict[str, np.ndarray] | None:
+    """The splits of a latents file if the encoder ``digest`` made it; None for no file, an unreadable one,
+    one from another encoder or one written before digests."""
     try:
         with np.load(path) as data:
-            return str(data[_DIGEST_KEY]) if _DIGEST_KEY in data.files else None
+            if _DIGEST_KEY not in data.files or str(data[_DIGEST_KEY]) != digest:
+                return None
+            return {k: data[k] for k in data.files if k != _DIGEST_KEY}
     except (OSError, ValueError, EOFError):
         return None
 
