@@ -112,3 +112,18 @@ def test_saved_configs_from_before_the_adaln_decoder_load_as_they_were_trained()
     assert cfg.transformer_conditioning == "cross" and cfg.position_scale == 0.02
     new = ModelConfig(transformer_conditioning="adaln").model_dump()
     assert upgrade_model_config(new) == new
+
+
+def test_layered_runs_from_before_the_damping_setting_rebuild_the_prior_they_were_trained_with() -> None:
+    from geogen.models.ubdiff import upgrade_model_config
+
+    old = ModelConfig(seismic_prior="layered").model_dump()
+    del old["prior_damping_decades"]
+    cfg = ModelConfig.model_validate(upgrade_model_config(old))
+    assert cfg.prior_damping_decades == 3.0
+    acq = Acquisition.preset("small")
+    rebuilt = UBDiffNet(cfg, acq).prior.layered
+    today = UBDiffNet(ModelConfig(seismic_prior="layered"), acq).prior.layered
+    span = rebuilt.n_fft * acq.dt  # sigma = decades * ln 10 / span
+    assert rebuilt.sigma * span / math.log(10) == pytest.approx(3.0)
+    assert today.sigma * span / math.log(10) == pytest.approx(2.0)

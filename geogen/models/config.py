@@ -46,6 +46,11 @@ class ModelConfig(StrictConfig):
         8, ge=1, description="layered prior: solve every n-th receiver's column and blend between them (cost / n)")
     prior_resolution: float = Field(
         10.0, gt=0, description="layered prior: rows whose velocities differ by less (m/s) merge into one layer")
+    prior_damping_decades: float = Field(
+        2.0, gt=0, le=6, description="layered prior: decades by which the complex frequency damps the end of the "
+                                     "FFT window (undone after the transform; 3, the first setting, amplified the "
+                                     "frequency cut-off's ringing into late noise on maps with a fast, laterally "
+                                     "varying top)")
     denoiser: Literal["mlp", "unet1d"] = Field(
         "mlp", description="residual MLP over the latent, or the paper's 1-D U-Net"
     )
@@ -56,7 +61,7 @@ class ModelConfig(StrictConfig):
 #: Model fields added after runs were already trained, with the value those runs used (a checkpoint
 #: or config.json without the field was built that way, whatever today's default is).
 LEGACY_MODEL_FIELDS: dict[str, Any] = {"transformer_conditioning": "cross", "position_scale": 0.02}
-LEGACY_ANY_DECODER: dict[str, Any] = {"seismic_prior": "none"}
+LEGACY_ANY_DECODER: dict[str, Any] = {"seismic_prior": "none", "prior_damping_decades": 3.0}
 
 
 def upgrade_model_config(saved: dict[str, Any]) -> dict[str, Any]:

@@ -69,10 +69,11 @@ class LayeredPrior(nn.Module):
     """Velocity maps ``(B, nz, nx)`` m/s -> physical records ``(B, S, T, R)``: direct wave + layered response."""
 
     def __init__(self, acquisition: Acquisition, *, column_stride: int = 8, resolution: float = 10.0,
-                 cache_bytes: int = 1 << 30) -> None:
+                 damping_decades: float = 2.0, cache_bytes: int = 1 << 30) -> None:
         super().__init__()
         self.direct = DirectWaves(acquisition)
-        self.layered = LayeredResponse(acquisition, column_stride=column_stride, resolution=resolution)
+        self.layered = LayeredResponse(acquisition, column_stride=column_stride, resolution=resolution,
+                                       damping_decades=damping_decades)
         self.cache_enabled = False
         self.cache_bytes = int(cache_bytes)
         self._cache: dict[bytes, torch.Tensor] = {}

@@ -68,7 +68,8 @@ class UBDiffNet(nn.Module):
             self.refiner = PriorRefiner(config.prior_channels)
         elif config.seismic_prior == "layered":
             self.prior = LayeredPrior(acquisition, column_stride=config.prior_column_stride,
-                                      resolution=config.prior_resolution)
+                                      resolution=config.prior_resolution,
+                                      damping_decades=config.prior_damping_decades)
             # log-domain bounds of the record normalisation: the physical prior enters the normalised record
             self.register_buffer("seismic_bounds", torch.tensor([-1.0, 1.0]))
         if self.prior is not None:

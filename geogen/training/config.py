@@ -42,6 +42,10 @@ class Step2Config(StepConfig):
     """Seismic decoder on the paired samples (L1 + L2 on seismic)."""
 
     freeze: bool = Field(True, description="keep the encoder and velocity decoder frozen (the paper's flag F)")
+    prior_map: Literal["decoded", "own"] = Field(
+        "decoded", description="the map whose physics the residual is learnt on top of (layered prior, frozen "
+                               "velocity side): decoded: the autoencoder's map, as at generation; own: the pair's "
+                               "own map, so the residual learns what physics misses of the map that made the record")
     physical_weight: float = Field(
         0.0, ge=0, description="weight of an extra loss term: squared error relative to the record's energy, "
                                "in physical units (0.3 helped the decoder alone, 0.12 -> 0.10, but not the whole "

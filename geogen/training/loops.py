@@ -116,16 +116,17 @@ class VelocityAutoencoder(nn.Module):
 class SeismicPath(nn.Module):
     """Step 2's path: velocity -> co-latent -> seismic (and velocity when not frozen)."""
 
-    def __init__(self, net: UBDiffNet, freeze: bool) -> None:
+    def __init__(self, net: UBDiffNet, freeze: bool, prior_of_own_map: bool = False) -> None:
         super().__init__()
         self.freeze = freeze
+        self.prior_of_own_map = prior_of_own_map
         self.net = net
 
     def forward(self, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         if self.freeze:
             with torch.no_grad():
                 z = self.net.encode(v)
-            return self.net.decode_seismic(z), None
+            return self.net.decode_seismic(z, v if self.prior_of_own_map else None), None
         z = self.net.encode(v)
         v_hat = self.net.decode_velocity(z)
         return self.net.decode_seismic(z, v_hat), v_hat
@@ -265,7 +266,8 @@ def physical_relative_loss(pred: torch.Tensor, target: torch.Tensor, normalizer:
 def step2_stage(net: UBDiffNet, cfg: StepConfig, freeze: bool, train: ChunkStream, validation: ChunkStream | None,
                 checkpoint: Path, ctx: DeviceContext, meta: RunMeta,
                 normalizer: Normalizer | None = None) -> SupervisedStage:
-    path = SeismicPath(net, freeze).to(ctx.device)
+    prior_of_own_map = freeze and getattr(cfg, "prior_map", "decoded") == "own" and net.prior is not None
+    path = SeismicPath(net, freeze, prior_of_own_map).to(ctx.device)
     if freeze:
         frozen = net.velocity_part()
         for m in frozen:
