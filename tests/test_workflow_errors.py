@@ -73,6 +73,13 @@ def test_value_out_of_range_names_the_yaml_path(tmp_path):
     assert msg.endswith("training.step2.epochs: must be > 0 (got 0)")
 
 
+def test_own_map_physics_with_an_unfrozen_step2_is_refused(tmp_path):
+    msg = error_of(tmp_path, base(tmp_path, training={"step2": {"prior_map": "own", "freeze": False}}))
+    assert msg.endswith("training.step2: prior_map: own needs freeze: true (an unfrozen step 2 trains through the "
+                        "decoded map)")
+    error_of(tmp_path, base(tmp_path, training={"step2": {"prior_map": "mine"}}))
+
+
 def test_wrong_type(tmp_path):
     msg = error_of(tmp_path, base(tmp_path, model={"latent_dim": "big"}))
     assert msg.endswith("model.latent_dim: must be an integer, got 'big'")

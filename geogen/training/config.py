@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from geogen.models.config import ModelConfig, StrictConfig
 
@@ -50,6 +50,12 @@ class Step2Config(StepConfig):
         0.0, ge=0, description="weight of an extra loss term: squared error relative to the record's energy, "
                                "in physical units (0.3 helped the decoder alone, 0.12 -> 0.10, but not the whole "
                                "quickstart pipeline, and costs ~25 % more step-2 time; off by default)")
+
+    @model_validator(mode="after")
+    def _own_map_needs_a_frozen_velocity_side(self) -> "Step2Config":
+        if self.prior_map == "own" and not self.freeze:
+            raise ValueError("prior_map: own needs freeze: true (an unfrozen step 2 trains through the decoded map)")
+        return self
 
 
 class DiffusionConfig(StrictConfig):

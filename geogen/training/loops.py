@@ -7,7 +7,9 @@
   record's energy in physical units).  With ``freeze`` the encoder and velocity decoder are put
   in eval mode and get no gradient, so neither their weights nor their BatchNorm
   statistics move; without it they train too, keeping a velocity loss on the pairs
-  so that the shared encoder does not forget the velocity side;
+  so that the shared encoder does not forget the velocity side.  With a physics prior and
+  ``prior_map: own`` (frozen only) the residual is learnt on top of the physics of the pair's
+  own map, the map that made its record, rather than of the decoded map;
   both steps follow a linear warm-up then cosine decay of the learning rate
   (``lr_schedule``), a function of the step alone, so resuming repeats it exactly.
   Before its first epoch the seismic decoder's base record is set to the mean
