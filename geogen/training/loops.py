@@ -51,7 +51,7 @@ from geogen.models.ubdiff import UBDiffNet
 from geogen.run.atomic import atomic_path
 from geogen.run.checkpoint import RunMeta, diffusion_state, load_checkpoint, save_checkpoint, supervised_state
 from geogen.run.rundir import RunDir
-from geogen.training.config import DiffusionConfig, ModelConfig, StepConfig
+from geogen.training.config import DiffusionConfig, ModelConfig, Step2Config, StepConfig
 from geogen.training.context import DeviceContext
 
 log = logging.getLogger("geogen.training")
@@ -265,11 +265,11 @@ def physical_relative_loss(pred: torch.Tensor, target: torch.Tensor, normalizer:
     return ((p - t).square().flatten(1).sum(1) / t.square().flatten(1).sum(1).clamp(min=1e-12)).mean()
 
 
-def step2_stage(net: UBDiffNet, cfg: StepConfig, freeze: bool, train: ChunkStream, validation: ChunkStream | None,
+def step2_stage(net: UBDiffNet, cfg: Step2Config, freeze: bool, train: ChunkStream, validation: ChunkStream | None,
                 checkpoint: Path, ctx: DeviceContext, meta: RunMeta,
                 normalizer: Normalizer | None = None) -> SupervisedStage:
-    prior_of_own_map = freeze and getattr(cfg, "prior_map", "decoded") == "own" and net.prior is not None
-    path = SeismicPath(net, freeze, prior_of_own_map).to(ctx.device)
+    # Step2Config refuses `own` unless frozen; without a prior decode_seismic does not read the map
+    path = SeismicPath(net, freeze, cfg.prior_map == "own").to(ctx.device)
     if freeze:
         frozen = net.velocity_part()
         for m in frozen:
@@ -278,7 +278,7 @@ def step2_stage(net: UBDiffNet, cfg: StepConfig, freeze: bool, train: ChunkStrea
     else:
         frozen, trainable = [], list(net.parameters())
 
-    weight = float(getattr(cfg, "physical_weight", 0.0)) if normalizer is not None else 0.0
+    weight = cfg.physical_weight if normalizer is not None else 0.0
 
     def loss(m: nn.Module, t: list[torch.Tensor]) -> torch.Tensor:
         s_hat, v_hat = m(t[0])
