@@ -344,7 +344,7 @@ def test_step2_learns_on_top_of_the_physics_of_the_chosen_map(prior_map):
     net.set_normalization(norm)
     net.start_seismic_decoder(torch.zeros(SMALL.seismic_shape))
     ctx = make_context(TrainingConfig(device="cpu"))
-    stage = step2_stage(net, Step2Config(prior_map=prior_map), True, None, None, None, ctx, None)
+    stage = step2_stage(net, Step2Config(prior_map=prior_map), None, None, None, ctx, None)
     own = norm.velocity(torch.from_numpy(np.stack([flat_map(SMALL), flat_map(SMALL)[::-1].copy()])))
     stage.module.eval()
     with torch.no_grad():

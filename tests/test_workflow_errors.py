@@ -77,7 +77,8 @@ def test_own_map_physics_with_an_unfrozen_step2_is_refused(tmp_path):
     msg = error_of(tmp_path, base(tmp_path, training={"step2": {"prior_map": "own", "freeze": False}}))
     assert msg.endswith("training.step2: prior_map: own needs freeze: true (an unfrozen step 2 trains through the "
                         "decoded map)")
-    error_of(tmp_path, base(tmp_path, training={"step2": {"prior_map": "mine"}}))
+    msg = error_of(tmp_path, base(tmp_path, training={"step2": {"prior_map": "mine"}}))
+    assert msg.endswith("training.step2.prior_map: must be one of 'decoded' or 'own', got 'mine'")
 
 
 def test_wrong_type(tmp_path):

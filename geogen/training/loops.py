@@ -265,12 +265,12 @@ def physical_relative_loss(pred: torch.Tensor, target: torch.Tensor, normalizer:
     return ((p - t).square().flatten(1).sum(1) / t.square().flatten(1).sum(1).clamp(min=1e-12)).mean()
 
 
-def step2_stage(net: UBDiffNet, cfg: Step2Config, freeze: bool, train: ChunkStream, validation: ChunkStream | None,
+def step2_stage(net: UBDiffNet, cfg: Step2Config, train: ChunkStream, validation: ChunkStream | None,
                 checkpoint: Path, ctx: DeviceContext, meta: RunMeta,
                 normalizer: Normalizer | None = None) -> SupervisedStage:
     # Step2Config refuses `own` unless frozen; without a prior decode_seismic does not read the map
-    path = SeismicPath(net, freeze, cfg.prior_map == "own").to(ctx.device)
-    if freeze:
+    path = SeismicPath(net, cfg.freeze, cfg.prior_map == "own").to(ctx.device)
+    if cfg.freeze:
         frozen = net.velocity_part()
         for m in frozen:
             m.requires_grad_(False)

@@ -174,7 +174,7 @@ def train(
             mean = mean_record(_stream(inputs.pairs_store, ("seismic",), ptrain, norm, shuffle=False, seed=seed,
                                        shard=False))
             net.start_seismic_decoder(mean.to(ctx.device))
-        stage = step2_stage(net, training.step2, training.step2.freeze,
+        stage = step2_stage(net, training.step2,
                             _stream(inputs.pairs_store, pair_names, ptrain, norm, shuffle=True, seed=seed + 1),
                             _stream(inputs.pairs_store, pair_names, pval, norm, shuffle=False, seed=seed + 1),
                             paths["step2"], ctx, meta, normalizer=norm)
